@@ -1,0 +1,253 @@
+"""Start and stop the whole local stack: emulators, fake Google and every function."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from devstack.processes import ManagedProcess, free_port, wait_all_ready
+from devstack.topology import FUNCTIONS, FunctionSpec
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+OAUTH_CLIENT_ID = "local-client.apps.googleusercontent.com"
+OAUTH_CLIENT_SECRET = "local-client-secret"  # the fake's own client, not a real secret
+
+
+def gcloud_sdk_root() -> Path:
+    """The Google Cloud SDK installation that ships the official emulators."""
+    configured = os.environ.get("CLOUDSDK_ROOT")
+    if configured:
+        return Path(configured)
+    gcloud = shutil.which("gcloud")
+    if gcloud is None:
+        raise RuntimeError("gcloud is not on PATH; install the Google Cloud SDK")
+    result = subprocess.run(
+        [gcloud, "info", "--format=value(installation.sdk_root)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(result.stdout.strip())
+
+
+@dataclass
+class StackUrls:
+    """Where each part of a running stack listens."""
+
+    project_id: str
+    firestore: str
+    pubsub: str
+    auth: str
+    fake_google: str
+    functions: dict[str, str] = field(default_factory=dict)
+
+    def function_env(self) -> dict[str, str]:
+        """The environment every function process gets (the settings of a local deploy)."""
+        return {
+            "GOOGLE_CLOUD_PROJECT": self.project_id,
+            "FIRESTORE_EMULATOR_HOST": self.firestore,
+            "PUBSUB_EMULATOR_HOST": self.pubsub,
+            "FIREBASE_AUTH_EMULATOR_HOST": self.auth,
+            "GOOGLE_API_BASE_URL": self.fake_google,
+            "GOOGLE_OAUTH_BASE_URL": self.fake_google,
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-friendly view (written to ``stack.json`` for other tools)."""
+        return {
+            "project_id": self.project_id,
+            "firestore": self.firestore,
+            "pubsub": self.pubsub,
+            "auth": self.auth,
+            "fake_google": self.fake_google,
+            "functions": dict(self.functions),
+        }
+
+
+class Stack:
+    """The local stack. ``start()`` brings everything up; ``stop()`` ends what it started."""
+
+    def __init__(self, workdir: Path, project_id: str = "demo-uplus") -> None:
+        self.workdir = workdir
+        self.project_id = project_id
+        self.processes: list[ManagedProcess] = []
+        self.urls: StackUrls | None = None
+
+    def start(self, timeout: float = 120.0) -> StackUrls:
+        """Start every component (reusing emulators named in the environment) and wait."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        logs = self.workdir / "logs"
+        try:
+            firestore = os.environ.get("FIRESTORE_EMULATOR_HOST") or self._firestore(logs)
+            pubsub = os.environ.get("PUBSUB_EMULATOR_HOST") or self._pubsub(logs)
+            auth = os.environ.get("FIREBASE_AUTH_EMULATOR_HOST") or self._auth(logs)
+            fake_google = self._fake_google(logs)
+            urls = StackUrls(self.project_id, firestore, pubsub, auth, fake_google)
+            for spec in FUNCTIONS:
+                self._function(spec, urls, logs)
+            wait_all_ready(self.processes, timeout)
+            self._create_topics(urls)
+        except BaseException:
+            self.stop()
+            raise
+        self.urls = urls
+        (self.workdir / "stack.json").write_text(json.dumps(urls.as_dict(), indent=2))
+        return urls
+
+    def stop(self) -> None:
+        """Stop every process this stack started, newest first."""
+        for process in reversed(self.processes):
+            process.stop()
+        self.processes.clear()
+
+    def _spawn(self, process: ManagedProcess) -> ManagedProcess:
+        self.processes.append(process)
+        process.start()
+        return process
+
+    def _firestore(self, logs: Path) -> str:
+        port = free_port()
+        script = gcloud_sdk_root() / "platform/cloud-firestore-emulator/cloud_firestore_emulator"
+        self._spawn(
+            ManagedProcess(
+                name="firestore-emulator",
+                argv=[str(script), "start", "--host=127.0.0.1", f"--port={port}"],
+                log_path=logs / "firestore-emulator.log",
+                ready_url=f"http://127.0.0.1:{port}/",
+            )
+        )
+        return f"127.0.0.1:{port}"
+
+    def _pubsub(self, logs: Path) -> str:
+        port = free_port()
+        script = gcloud_sdk_root() / "platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+        self._spawn(
+            ManagedProcess(
+                name="pubsub-emulator",
+                argv=[str(script), "--host=127.0.0.1", f"--port={port}"],
+                log_path=logs / "pubsub-emulator.log",
+                ready_url=f"http://127.0.0.1:{port}/",
+            )
+        )
+        return f"127.0.0.1:{port}"
+
+    def _auth(self, logs: Path) -> str:
+        port, hub, logging_port = free_port(), free_port(), free_port()
+        config = {
+            "emulators": {
+                "auth": {"host": "127.0.0.1", "port": port},
+                "hub": {"host": "127.0.0.1", "port": hub},
+                "logging": {"host": "127.0.0.1", "port": logging_port},
+                "ui": {"enabled": False},
+                "singleProjectMode": True,
+            }
+        }
+        config_dir = self.workdir / "firebase"
+        config_dir.mkdir(parents=True, exist_ok=True)
+        (config_dir / "firebase.json").write_text(json.dumps(config))
+        firebase = REPO_ROOT / "node_modules/.bin/firebase"
+        if not firebase.exists():
+            raise RuntimeError("firebase-tools is not installed; run `npm ci` (make setup)")
+        self._spawn(
+            ManagedProcess(
+                name="auth-emulator",
+                argv=[
+                    str(firebase),
+                    "emulators:start",
+                    "--only",
+                    "auth",
+                    "--project",
+                    self.project_id,
+                ],
+                log_path=logs / "auth-emulator.log",
+                ready_url=f"http://127.0.0.1:{port}/",
+                cwd=config_dir,
+                env={"CI": "true"},  # no update checks or prompts
+            )
+        )
+        return f"127.0.0.1:{port}"
+
+    def _fake_google(self, logs: Path) -> str:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        self._spawn(
+            ManagedProcess(
+                name="fake-google",
+                argv=[
+                    sys.executable,
+                    "-m",
+                    "devstack.fake_google",
+                    "--host=127.0.0.1",
+                    f"--port={port}",
+                    f"--client-id={OAUTH_CLIENT_ID}",
+                    f"--client-secret={OAUTH_CLIENT_SECRET}",
+                ],
+                log_path=logs / "fake-google.log",
+                ready_url=f"{base}/_control/health",
+                cwd=REPO_ROOT,
+                env={"PYTHONUNBUFFERED": "1"},
+                ready_check=lambda response: response.status_code == 200,
+            )
+        )
+        return base
+
+    def _function(self, spec: FunctionSpec, urls: StackUrls, logs: Path) -> ManagedProcess:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        urls.functions[spec.target] = base
+        return self._spawn(
+            ManagedProcess(
+                name=spec.target,
+                argv=[
+                    sys.executable,
+                    "-m",
+                    "functions_framework",
+                    "--source=main.py",
+                    f"--target={spec.target}",
+                    f"--signature-type={spec.signature}",
+                    "--host=127.0.0.1",
+                    f"--port={port}",
+                ],
+                log_path=logs / f"{spec.target}.log",
+                ready_url=f"{base}/",
+                cwd=REPO_ROOT,
+                env=urls.function_env(),
+            )
+        )
+
+    def _create_topics(self, urls: StackUrls) -> None:
+        """Topics and push subscriptions that deliver to the local functions like Eventarc."""
+        api = f"http://{urls.pubsub}/v1/projects/{urls.project_id}"
+        for spec in FUNCTIONS:
+            if spec.topic is None:
+                continue
+            topic_path = f"projects/{urls.project_id}/topics/{spec.topic}"
+            requests.put(f"{api}/topics/{spec.topic}", json={}, timeout=5)
+            # functions-framework reads the topic from the push URL's path.
+            push_endpoint = f"{urls.functions[spec.target]}/{topic_path}"
+            response = requests.put(
+                f"{api}/subscriptions/{spec.target}-push",
+                json={
+                    "topic": topic_path,
+                    "pushConfig": {"pushEndpoint": push_endpoint},
+                    "ackDeadlineSeconds": 30,
+                },
+                timeout=5,
+            )
+            if response.status_code not in (200, 409):
+                raise RuntimeError(f"creating subscription failed: {response.status_code}")
+
+
+def wait_forever() -> None:
+    """Block until interrupted."""
+    while True:
+        time.sleep(3600)

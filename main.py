@@ -1,0 +1,25 @@
+"""Deployment entry: exposes every function's entry point by name from one source archive.
+
+Entry points are imported on first access, so each function instance loads only its own
+module and the libraries that module uses (cold start).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+ENTRY_POINTS: dict[str, str] = {
+    "account_api": "functions.account_api",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = ENTRY_POINTS.get(name)
+    if module_name is None:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(module_name), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(ENTRY_POINTS)

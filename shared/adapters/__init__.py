@@ -1,0 +1,1 @@
+"""Adapters: the real implementations of the service ports (Firestore, Google, FCM)."""

@@ -1,0 +1,74 @@
+"""One settings object, built once per instance from the environment."""
+
+from __future__ import annotations
+
+import functools
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(RuntimeError):
+    """The environment describes a configuration the service must not run with."""
+
+
+class Settings(BaseSettings):
+    """Every knob the functions read. Names are the environment variable names."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    production: bool = Field(
+        default=False,
+        description="True in a real deployment; forbids emulator and endpoint overrides.",
+    )
+    google_cloud_project: str = Field(
+        default="demo-uplus", description="Project id for Firestore, Pub/Sub and Firebase Auth."
+    )
+    log_level: str = Field(default="INFO", description="Minimum log severity.")
+
+    firestore_emulator_host: str | None = Field(
+        default=None, description="host:port of a Firestore emulator (read by the client)."
+    )
+    pubsub_emulator_host: str | None = Field(
+        default=None, description="host:port of a Pub/Sub emulator (read by the client)."
+    )
+    firebase_auth_emulator_host: str | None = Field(
+        default=None,
+        description="host:port of the Firebase Auth emulator (read by firebase-admin).",
+    )
+
+    google_api_base_url: str | None = Field(
+        default=None,
+        description="Base URL replacing Google's API hosts (the fake Google locally).",
+    )
+    google_oauth_base_url: str | None = Field(
+        default=None,
+        description="Base URL replacing Google's OAuth hosts (the fake Google locally).",
+    )
+
+    max_request_bytes: int = Field(
+        default=64 * 1024, description="Largest request body any HTTP function accepts."
+    )
+
+    @model_validator(mode="after")
+    def _no_emulators_in_production(self) -> Settings:
+        if not self.production:
+            return self
+        overrides = {
+            "FIREBASE_AUTH_EMULATOR_HOST": self.firebase_auth_emulator_host,
+            "FIRESTORE_EMULATOR_HOST": self.firestore_emulator_host,
+            "PUBSUB_EMULATOR_HOST": self.pubsub_emulator_host,
+            "GOOGLE_API_BASE_URL": self.google_api_base_url,
+            "GOOGLE_OAUTH_BASE_URL": self.google_oauth_base_url,
+        }
+        present = sorted(name for name, value in overrides.items() if value)
+        if present:
+            # An emulator host in production would let anyone mint accepted ID tokens.
+            raise SettingsError(f"PRODUCTION is set together with {', '.join(present)}")
+        return self
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The settings of this instance, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,61 @@
+"""Settings refuse dangerous combinations; logs are JSON for Cloud Logging and redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from shared.logs import JsonFormatter, execution_scope, redact
+from shared.settings import Settings, SettingsError
+
+
+def test_production_refuses_the_auth_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRODUCTION", "true")
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
+    with pytest.raises(SettingsError, match="FIREBASE_AUTH_EMULATOR_HOST"):
+        Settings()
+
+
+def test_production_refuses_endpoint_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PRODUCTION", "true")
+    monkeypatch.setenv("GOOGLE_API_BASE_URL", "http://127.0.0.1:1")
+    with pytest.raises(SettingsError, match="GOOGLE_API_BASE_URL"):
+        Settings()
+
+
+def test_local_settings_allow_emulators(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PRODUCTION", raising=False)
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
+    assert Settings().firebase_auth_emulator_host == "127.0.0.1:9099"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mail from kim.minji@example.co.kr arrived",
+        "Authorization: Bearer abc.def-ghi",
+        "token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+        "access ya29.a0AfH6SMBx",
+        "refresh 1//0gLrX",
+    ],
+)
+def test_redaction_masks_personal_data_and_tokens(text: str) -> None:
+    masked = redact(text)
+    for secret in ("kim.minji", "abc.def", "eyJzdWIi", "ya29.a0", "1//0g"):
+        assert secret not in masked
+
+
+def test_json_lines_carry_severity_and_execution_id() -> None:
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "user %s", ("a@b.io",), None)
+    record.job_id = "job-1"
+    with execution_scope("exec-42"):
+        line = JsonFormatter().format(record)
+    entry = json.loads(line)
+    assert entry["severity"] == "WARNING"
+    assert entry["message"] == "user [email]"
+    assert entry["execution_id"] == "exec-42"
+    assert entry["job_id"] == "job-1"
