@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from shared.errors import AppError, ErrorCode
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
     import firebase_admin
 
 log = get_logger(__name__)
+
+_CLOCK_SKEW_SECONDS = 5
 
 
 class FirebaseAuthenticator:
@@ -39,7 +42,9 @@ class FirebaseAuthenticator:
         from firebase_admin import auth
 
         try:
-            claims = auth.verify_id_token(token, app=self._firebase_app(), clock_skew_seconds=5)
+            claims = auth.verify_id_token(
+                token, app=self._firebase_app(), clock_skew_seconds=_CLOCK_SKEW_SECONDS
+            )
         except auth.CertificateFetchError:
             log.warning("firebase certificate fetch failed")
             raise AppError(
@@ -48,4 +53,8 @@ class FirebaseAuthenticator:
         except (ValueError, auth.InvalidIdTokenError, auth.UserDisabledError) as exc:
             log.info("rejected firebase id token", extra={"reason": type(exc).__name__})
             raise AppError(ErrorCode.UNAUTHENTICATED, "The Firebase ID token is invalid.") from None
+        # firebase-admin skips the expiry check for emulator tokens; ours holds everywhere.
+        if float(claims.get("exp", 0)) < time.time() - _CLOCK_SKEW_SECONDS:
+            log.info("rejected firebase id token", extra={"reason": "expired"})
+            raise AppError(ErrorCode.UNAUTHENTICATED, "The Firebase ID token is invalid.")
         return Caller(uid=str(claims["uid"]), email=claims.get("email"), name=claims.get("name"))

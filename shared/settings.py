@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,30 @@ class Settings(BaseSettings):
         description="Base URL replacing Google's OAuth hosts (the fake Google locally).",
     )
 
+    google_oauth_client_id: str = Field(
+        default="", description="OAuth 2.0 client id (web application) of the backend."
+    )
+    google_oauth_client_secret: SecretStr = Field(
+        default=SecretStr(""), description="OAuth client secret (Secret Manager in production)."
+    )
+    google_oauth_redirect_uri: str = Field(
+        default="", description="Public URL of the oauth_callback function, as registered."
+    )
+    app_deep_link: str = Field(
+        default="https://app.uplus-groupware.example/google-link",
+        description="Where the OAuth result page sends the user back to the app.",
+    )
+    token_encryption_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description='Token vault keys: JSON {"key id": "base64 of 32 bytes"} (Secret Manager).',
+    )
+    token_encryption_key_id: str = Field(
+        default="", description="Id of the vault key new writes use."
+    )
+    oauth_state_ttl_seconds: int = Field(
+        default=600, ge=60, le=3600, description="How long a link attempt's state stays valid."
+    )
+
     max_request_bytes: int = Field(
         default=64 * 1024, description="Largest request body any HTTP function accepts."
     )
@@ -66,6 +90,22 @@ class Settings(BaseSettings):
             # An emulator host in production would let anyone mint accepted ID tokens.
             raise SettingsError(f"PRODUCTION is set together with {', '.join(present)}")
         return self
+
+    def oauth_url(self, path: str) -> str:
+        """An OAuth endpoint: Google's host for it, or the configured override."""
+        hosts = {
+            "/o/oauth2/v2/auth": "https://accounts.google.com",
+            "/token": "https://oauth2.googleapis.com",
+            "/revoke": "https://oauth2.googleapis.com",
+            "/oauth2/v1/certs": "https://www.googleapis.com",
+        }
+        return (self.google_oauth_base_url or hosts[path]).rstrip("/") + path
+
+    def api_endpoint(self, service_path: str) -> str | None:
+        """``client_options.api_endpoint`` for a discovery client, or None for Google's."""
+        if not self.google_api_base_url:
+            return None
+        return f"{self.google_api_base_url.rstrip('/')}/{service_path}"
 
 
 @functools.cache
