@@ -22,7 +22,9 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 	touch $@
 
 node_modules/.installed: package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	# No install scripts: the only one the auth emulator would run builds re2 from source
+	# for a feature (hosting) we do not use, and takes minutes on two cores.
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: setup

@@ -11,6 +11,7 @@ from typing import Any
 
 ENTRY_POINTS: dict[str, str] = {
     "account_api": "functions.account_api",
+    "oauth_callback": "functions.oauth_callback",
 }
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -48,10 +50,29 @@ class StackUrls:
     auth: str
     fake_google: str
     functions: dict[str, str] = field(default_factory=dict)
+    vault_keys: str = ""
+
+    @property
+    def oauth_redirect_uri(self) -> str:
+        """The OAuth callback function's URL, registered with the fake Google."""
+        return f"{self.functions['oauth_callback']}/"
+
+    @property
+    def app_deep_link(self) -> str:
+        """Where the callback page sends the browser; served by the fake Google locally."""
+        return f"{self.fake_google}/_control/app-link"
 
     def function_env(self) -> dict[str, str]:
         """The environment every function process gets (the settings of a local deploy)."""
         return {
+            "GOOGLE_OAUTH_CLIENT_ID": OAUTH_CLIENT_ID,
+            "GOOGLE_OAUTH_CLIENT_SECRET": OAUTH_CLIENT_SECRET,
+            "GOOGLE_OAUTH_REDIRECT_URI": self.oauth_redirect_uri,
+            "APP_DEEP_LINK": self.app_deep_link,
+            "TOKEN_ENCRYPTION_KEYS": self.vault_keys,
+            "TOKEN_ENCRYPTION_KEY_ID": "local-1",
+            # Locally the OAuth endpoints are plain http on loopback.
+            "OAUTHLIB_INSECURE_TRANSPORT": "1",
             "GOOGLE_CLOUD_PROJECT": self.project_id,
             "FIRESTORE_EMULATOR_HOST": self.firestore,
             "PUBSUB_EMULATOR_HOST": self.pubsub,
@@ -90,8 +111,13 @@ class Stack:
             firestore = os.environ.get("FIRESTORE_EMULATOR_HOST") or self._firestore(logs)
             pubsub = os.environ.get("PUBSUB_EMULATOR_HOST") or self._pubsub(logs)
             auth = os.environ.get("FIREBASE_AUTH_EMULATOR_HOST") or self._auth(logs)
-            fake_google = self._fake_google(logs)
+            fake_google = f"http://127.0.0.1:{free_port()}"
             urls = StackUrls(self.project_id, firestore, pubsub, auth, fake_google)
+            urls.vault_keys = json.dumps(
+                {"local-1": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}
+            )
+            urls.functions = {spec.target: f"http://127.0.0.1:{free_port()}" for spec in FUNCTIONS}
+            self._fake_google(logs, urls)
             for spec in FUNCTIONS:
                 self._function(spec, urls, logs)
             wait_all_ready(self.processes, timeout)
@@ -176,9 +202,9 @@ class Stack:
         )
         return f"127.0.0.1:{port}"
 
-    def _fake_google(self, logs: Path) -> str:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
+    def _fake_google(self, logs: Path, urls: StackUrls) -> None:
+        base = urls.fake_google
+        port = base.rsplit(":", 1)[1]
         self._spawn(
             ManagedProcess(
                 name="fake-google",
@@ -190,6 +216,7 @@ class Stack:
                     f"--port={port}",
                     f"--client-id={OAUTH_CLIENT_ID}",
                     f"--client-secret={OAUTH_CLIENT_SECRET}",
+                    f"--redirect-uri={urls.oauth_redirect_uri}",
                 ],
                 log_path=logs / "fake-google.log",
                 ready_url=f"{base}/_control/health",
@@ -198,12 +225,10 @@ class Stack:
                 ready_check=lambda response: response.status_code == 200,
             )
         )
-        return base
 
     def _function(self, spec: FunctionSpec, urls: StackUrls, logs: Path) -> ManagedProcess:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        urls.functions[spec.target] = base
+        base = urls.functions[spec.target]
+        port = base.rsplit(":", 1)[1]
         return self._spawn(
             ManagedProcess(
                 name=spec.target,

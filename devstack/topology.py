@@ -15,6 +15,9 @@ class FunctionSpec:
     topic: str | None = None
 
 
-FUNCTIONS: tuple[FunctionSpec, ...] = (FunctionSpec("account_api", "http"),)
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec("account_api", "http"),
+    FunctionSpec("oauth_callback", "http"),
+)
 
 TOPICS: tuple[str, ...] = tuple(spec.topic for spec in FUNCTIONS if spec.topic)

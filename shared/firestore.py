@@ -12,6 +12,15 @@ class Collections:
     """Top-level collection names; every per-user document is keyed by the Firebase uid."""
 
     USERS = "users"
+    OAUTH_STATES = "oauth_states"
+    GOOGLE_ACCOUNTS = "google_accounts"
+
+    # Subcollections of users/{uid}.
+    SECRETS = "secrets"
+
+    # Top-level collections whose documents carry the owner's ``uid`` field; unlink and
+    # erase delete them by query, so every new such collection must be listed here.
+    OWNED_BY_UID = (OAUTH_STATES, GOOGLE_ACCOUNTS)
 
 
 def make_client(project_id: str) -> firestore.Client:

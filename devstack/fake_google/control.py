@@ -136,6 +136,20 @@ def register_control_routes(app: Flask, ctx: ServerContext) -> None:
     def health() -> Response:
         return json_response({"ok": True})
 
+    @app.get("/_control/app-link")
+    def app_link() -> Response:
+        # Stands in for the mobile app's deep link: records which result reached "the app".
+        with state.lock:
+            state.app_link_visits.append(dict(request.args))
+        return Response(
+            "<!doctype html><title>App</title><p id='app'>app opened</p>", mimetype="text/html"
+        )
+
+    @app.get("/_control/app-link/visits")
+    def app_link_visits() -> Response:
+        with state.lock:
+            return json_response({"visits": list(state.app_link_visits)})
+
     @app.post("/_control/reset")
     def reset() -> Response:
         with state.lock:

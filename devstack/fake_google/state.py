@@ -182,6 +182,7 @@ class FakeState:
         self.faults: list[Fault] = []
         self._next_fault_id = 1
         self.module_data: dict[str, Any] = {}
+        self.app_link_visits: list[dict[str, str]] = []
         self.reset()
 
     def now(self) -> float:
@@ -197,6 +198,7 @@ class FakeState:
         self.grants.clear()
         self.calls.clear()
         self.faults.clear()
+        self.app_link_visits.clear()
         self.module_data = {name: factory() for name, factory in self._module_factories.items()}
 
     # Users

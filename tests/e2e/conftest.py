@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pytest
+from google.cloud import firestore
 
 from devstack.stack import Stack, StackUrls
 from tests.support.clients import AuthEmulator, FakeGoogle, FirestoreEmulator, SeenSecrets
@@ -24,6 +27,12 @@ class RunningStack:
     firestore: FirestoreEmulator
     google: FakeGoogle
     seen: SeenSecrets
+
+    @cached_property
+    def db(self) -> firestore.Client:
+        """A client of the stack's Firestore emulator, for reading raw documents."""
+        os.environ["FIRESTORE_EMULATOR_HOST"] = self.urls.firestore
+        return firestore.Client(project=self.urls.project_id)
 
     def function_url(self, target: str) -> str:
         """Base URL of one running function."""

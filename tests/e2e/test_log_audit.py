@@ -16,6 +16,7 @@ from tests.e2e.conftest import RunningStack
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.")
+GOOGLE_TOKEN = re.compile(r"ya29\.|1//|v1\.local-1\.")
 
 
 @pytest.mark.last
@@ -29,6 +30,7 @@ def test_function_logs_are_structured_and_hold_no_personal_data(stack: RunningSt
                 assert secret not in line, f"{spec.target} logged a secret or address"
             assert not EMAIL.search(line), f"{spec.target} logged an email address: {line}"
             assert not JWT.search(line), f"{spec.target} logged a JWT: {line}"
+            assert not GOOGLE_TOKEN.search(line), f"{spec.target} logged a Google token: {line}"
             if line.startswith("{"):
                 entry = json.loads(line)
                 assert {"severity", "message"} <= entry.keys()

@@ -84,6 +84,10 @@ class FakeGoogle:
         """Forget users, grants, tokens, faults and recorded calls."""
         requests.post(f"{self.base}/_control/reset", timeout=10).raise_for_status()
 
+    def reset_calls(self) -> None:
+        """Forget the recorded calls only."""
+        requests.delete(f"{self.base}/_control/calls", timeout=10).raise_for_status()
+
     def create_user(self, email: str, name: str | None = None) -> dict[str, Any]:
         """A Google account the consent page can sign in as."""
         response = requests.post(
@@ -96,4 +100,4 @@ class FakeGoogle:
         """Calls the fake received, in order."""
         response = requests.get(f"{self.base}/_control/calls", params=filters, timeout=10)
         response.raise_for_status()
-        return list(response.json())
+        return list(response.json()["calls"])

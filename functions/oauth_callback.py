@@ -1,0 +1,43 @@
+"""OAuth callback (public HTTPS GET): Google redirects the user's browser here."""
+
+from __future__ import annotations
+
+import flask
+import functions_framework
+
+from shared import pages
+from shared.bootstrap import container
+from shared.logs import execution_scope, get_logger
+from shared.services.linking import LinkResult
+
+_app = container()
+log = get_logger(__name__)
+
+
+@functions_framework.http
+def oauth_callback(request: flask.Request) -> flask.Response:
+    """Validate state, exchange the code, store the grant, show the result, return to app."""
+    execution_id = request.headers.get("Function-Execution-Id")
+    with execution_scope(execution_id):
+        if request.method != "GET":
+            return flask.Response("Method not allowed", status=405, mimetype="text/plain")
+        args = request.args
+        try:
+            result = _app.linking.complete(args.get("state"), args.get("code"), args.get("error"))
+            status = 200 if result is LinkResult.LINKED else 400
+        except Exception:
+            log.exception("oauth callback failed")
+            result, status = LinkResult.EXCHANGE_FAILED, 500
+        lang = pages.language(request.headers.get("Accept-Language"))
+        # Only the configured deep link: never a URL taken from the request.
+        target = pages.deep_link(_app.settings.app_deep_link, result)
+        response = flask.Response(
+            pages.result_page(result, lang, target), status=status, mimetype="text/html"
+        )
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response

@@ -1,0 +1,195 @@
+"""Firestore adapter of the linking ports.
+
+Layout: ``oauth_states/{sha256(state)}`` (pending links, TTL on ``expires_at``),
+``users/{uid}`` (``google``: status, sub, scopes), ``users/{uid}/secrets/google`` (sealed
+tokens only) and ``google_accounts/{sub}`` (which uid a Google account is linked to).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.firestore import Collections
+from shared.services.linking import Grant, LinkResult, LinkStatusView, PendingLink, features_of
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+_GOOGLE_SECRET = "google"  # noqa: S105 - a document id, not a secret
+
+
+class FirestoreLinkStore:
+    """Each public method is one Firestore transaction or batch."""
+
+    def __init__(self, client: firestore.Client) -> None:
+        self._db = client
+
+    def _user(self, uid: str) -> firestore.DocumentReference:
+        return self._db.collection(Collections.USERS).document(uid)
+
+    def _secret(self, uid: str) -> firestore.DocumentReference:
+        return self._user(uid).collection(Collections.SECRETS).document(_GOOGLE_SECRET)
+
+    def save_pending(self, state_hash: str, pending: PendingLink) -> None:
+        """Store a new pending link (create: a colliding state hash is an error)."""
+        self._db.collection(Collections.OAUTH_STATES).document(state_hash).create(
+            {
+                "uid": pending.uid,
+                "sealed_verifier": pending.sealed_verifier,
+                "expires_at": pending.expires_at,
+                "consumed": False,
+            }
+        )
+
+    def consume_pending(self, state_hash: str) -> PendingLink | None:
+        """Mark a pending link used and return it as it was (single use)."""
+        from google.cloud import firestore
+
+        ref = self._db.collection(Collections.OAUTH_STATES).document(state_hash)
+
+        @firestore.transactional
+        def consume(transaction: firestore.Transaction) -> PendingLink | None:
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                return None
+            data = snapshot.to_dict() or {}
+            if not data.get("consumed"):
+                transaction.update(ref, {"consumed": True})
+            return PendingLink(
+                uid=data["uid"],
+                sealed_verifier=data["sealed_verifier"],
+                expires_at=data["expires_at"],
+                consumed=bool(data.get("consumed")),
+            )
+
+        return consume(self._db.transaction())
+
+    def has_refresh_token(self, uid: str) -> bool:
+        """True when a sealed refresh token is stored for the user."""
+        snapshot = self._secret(uid).get()
+        return snapshot.exists and bool((snapshot.to_dict() or {}).get("refresh_token"))
+
+    def save_link(
+        self,
+        uid: str,
+        grant: Grant,
+        sealed_refresh: str | None,
+        sealed_access: str,
+        now: datetime,
+    ) -> LinkResult:
+        """Record a grant: one Google account per user and one user per Google account."""
+        from google.cloud import firestore
+
+        account_ref = self._db.collection(Collections.GOOGLE_ACCOUNTS).document(grant.sub)
+        user_ref, secret_ref = self._user(uid), self._secret(uid)
+
+        @firestore.transactional
+        def save(transaction: firestore.Transaction) -> LinkResult:
+            account = account_ref.get(transaction=transaction)
+            user = user_ref.get(transaction=transaction)
+            secret = secret_ref.get(transaction=transaction)
+            if account.exists and (account.to_dict() or {}).get("uid") != uid:
+                return LinkResult.ACCOUNT_IN_USE
+            google = (user.to_dict() or {}).get("google") or {} if user.exists else {}
+            stored = (secret.to_dict() or {}) if secret.exists else {}
+            same_account = google.get("sub") == grant.sub
+            refresh = sealed_refresh or (stored.get("refresh_token") if same_account else None)
+            if refresh is None:
+                return LinkResult.NO_REFRESH_TOKEN
+            if google.get("sub") and not same_account:
+                previous = self._db.collection(Collections.GOOGLE_ACCOUNTS).document(google["sub"])
+                transaction.delete(previous)
+            transaction.set(account_ref, {"uid": uid, "linked_at": now})
+            transaction.set(
+                user_ref,
+                {
+                    "google": {
+                        "status": "linked",
+                        "sub": grant.sub,
+                        "scopes": grant.scopes,
+                        "linked_at": google.get("linked_at") if same_account else now,
+                        "updated_at": now,
+                    }
+                },
+                merge=True,
+            )
+            transaction.set(
+                secret_ref,
+                {
+                    "refresh_token": refresh,
+                    "access_token": sealed_access,
+                    "access_expires_at": grant.access_expires_at,
+                    "updated_at": now,
+                },
+            )
+            return LinkResult.LINKED
+
+        return save(self._db.transaction())
+
+    def link_status(self, uid: str) -> LinkStatusView:
+        """The stored link state."""
+        snapshot = self._user(uid).get()
+        google = (snapshot.to_dict() or {}).get("google") or {} if snapshot.exists else {}
+        status = google.get("status") or "not_linked"
+        scopes = list(google.get("scopes") or []) if status != "not_linked" else []
+        return LinkStatusView(
+            status=status,
+            scopes=scopes,
+            features=features_of(scopes) if status == "linked" else [],
+            linked_at=google.get("linked_at"),
+        )
+
+    def sealed_refresh_token(self, uid: str) -> str | None:
+        """The sealed refresh token, if one is stored."""
+        snapshot = self._secret(uid).get()
+        return (snapshot.to_dict() or {}).get("refresh_token") if snapshot.exists else None
+
+    def delete_google_data(self, uid: str) -> None:
+        """Delete everything derived from the Google link; keep a ``not_linked`` profile."""
+        self._delete_owned(uid)
+        user_ref = self._user(uid)
+        for collection in user_ref.collections():
+            self._db.recursive_delete(collection)
+        if user_ref.get().exists:
+            user_ref.update({"google": {"status": "not_linked"}})
+
+    def delete_everything(self, uid: str) -> None:
+        """Delete the user's profile and every record that belongs to them."""
+        self._delete_owned(uid)
+        self._db.recursive_delete(self._user(uid))
+
+    def _delete_owned(self, uid: str) -> None:
+        for name in Collections.OWNED_BY_UID:
+            query = self._db.collection(name).where(filter=FieldFilter("uid", "==", uid))
+            for snapshot in query.stream():
+                self._db.recursive_delete(snapshot.reference)
+
+    def export(self, uid: str) -> dict[str, object]:
+        """The user's profile and sub-collections, never the sealed secrets."""
+        user_ref = self._user(uid)
+        snapshot = user_ref.get()
+        profile = _jsonable(snapshot.to_dict() or {}) if snapshot.exists else {}
+        collections: dict[str, list[dict[str, Any]]] = {}
+        for collection in user_ref.collections():
+            if collection.id == Collections.SECRETS:
+                continue
+            collections[collection.id] = [
+                {"id": doc.id, **_jsonable(doc.to_dict() or {})} for doc in collection.stream()
+            ]
+        return {"uid": uid, "profile": profile, "collections": collections}
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    def convert(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {key: convert(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [convert(item) for item in value]
+        return value
+
+    return {key: convert(value) for key, value in data.items()}

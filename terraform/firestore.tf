@@ -1,0 +1,66 @@
+# The (default) Firestore database in native mode, the code's only store. Only the functions'
+# service accounts reach it (IAM); security rules shut out every direct client (app or web).
+
+locals {
+  # Collection (group) => timestamp field after which Firestore TTL deletes the document, within
+  # about a day; the code checks expiry itself too. "activity" is the collection group of the
+  # users/{uid}/activity feeds.
+  ttl_fields = {
+    oauth_states = "expires_at"
+    idempotency  = "expires_at"
+    push_claims  = "expires_at"
+    activity     = "expires_at"
+  }
+}
+
+resource "google_firestore_database" "main" {
+  project     = var.project_id
+  name        = "(default)"
+  location_id = var.firestore_location
+  type        = "FIRESTORE_NATIVE"
+
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+  delete_protection_state           = "DELETE_PROTECTION_ENABLED"
+  # `terraform destroy` leaves the data in place.
+  deletion_policy = "ABANDON"
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_firestore_field" "ttl" {
+  for_each = local.ttl_fields
+
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = each.key
+  field      = each.value
+
+  ttl_config {}
+
+  # No single-field index on the TTL timestamp: nothing queries it, and indexing a steadily
+  # increasing timestamp creates write hotspots (Google's TTL guidance).
+  index_config {}
+}
+
+resource "google_firebaserules_ruleset" "firestore" {
+  project = var.project_id
+
+  source {
+    files {
+      name    = "firestore.rules"
+      content = file("${path.module}/firestore.rules")
+    }
+  }
+
+  depends_on = [google_firestore_database.main]
+}
+
+resource "google_firebaserules_release" "firestore" {
+  project      = var.project_id
+  name         = "cloud.firestore"
+  ruleset_name = "projects/${var.project_id}/rulesets/${google_firebaserules_ruleset.firestore.name}"
+
+  lifecycle {
+    replace_triggered_by = [google_firebaserules_ruleset.firestore]
+  }
+}

@@ -1,0 +1,185 @@
+# One Cloud Function (2nd gen) per entry point of main.ENTRY_POINTS, all from one source archive.
+# Adding a function is one entry in local.functions (README.md lists the planned entries);
+# tests/terraform checks that the entries equal main.ENTRY_POINTS.
+
+locals {
+  functions = {
+    oauth_callback = {
+      description = "OAuth callback: Google redirects the user's browser here after consent (state + PKCE)."
+      kind        = "http" # http: public HTTPS; event: Pub/Sub topic via Eventarc, private
+      public      = true   # the user's browser arrives without Google credentials; the single-use state authenticates
+      topic       = null   # event functions: key of local.topics
+      # Same libraries as account_api (oauthlib, Firestore, API client to start watches): 512Mi.
+      memory = "512Mi"
+      # A whole vCPU shortens the cold start the user waits through (imports are CPU bound).
+      cpu = "1"
+      # Code exchange, ID-token check and watch starts take a few seconds; the browser is waiting.
+      timeout_seconds = 60
+      # Runs only when a user links an account.
+      max_instances = 10
+      # Rare traffic; one request per instance keeps the OAuth flow and API clients unshared.
+      concurrency = 1
+      # Names of local.settings it reads (each an env var and a field of shared.settings.Settings).
+      settings = [
+        "GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_REDIRECT_URI", "TOKEN_ENCRYPTION_KEY_ID", "APP_DEEP_LINK",
+      ]
+      env            = {}                                               # further literal env vars, e.g. { MAX_REQUEST_BYTES = "8192" }
+      secrets        = ["oauth-client-secret", "token-encryption-keys"] # keys of local.secrets (secret env vars, accessor IAM)
+      publish_topics = []                                               # keys of local.topics it publishes to (topic-level publisher)
+      fcm_sender     = false                                            # may send FCM messages
+    }
+    account_api = {
+      description = "Account API: linking, status, devices, preferences, activity, export, erase (Firebase ID token)."
+      kind        = "http"
+      public      = true # the app calls it directly; every route checks a Firebase ID token
+      topic       = null
+      # Firestore + firebase-admin + google-api-python-client imports take ~150 MB; 512Mi leaves room for an export.
+      memory = "512Mi"
+      # Concurrency above 1 needs a whole vCPU; it also shortens cold starts.
+      cpu = "1"
+      # Interactive calls answer in well under a second; one user's data export is the slowest and stays under a minute.
+      timeout_seconds = 60
+      # App traffic is light; the cap bounds cost and Firestore load if a client misbehaves.
+      max_instances = 20
+      # I/O bound; Firestore (gRPC) and firebase-admin clients are thread-safe, Google API calls use one Http per request.
+      concurrency = 8
+      # Start link, native code exchange, token refresh and revoke need the OAuth client and the vault.
+      settings       = ["GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_REDIRECT_URI", "TOKEN_ENCRYPTION_KEY_ID"]
+      env            = {}
+      secrets        = ["oauth-client-secret", "token-encryption-keys"]
+      publish_topics = []
+      fcm_sender     = false
+    }
+  }
+
+  event_functions = { for name, fn in local.functions : name => fn if fn.kind == "event" }
+  public_http_functions = {
+    for name, fn in local.functions : name => fn if fn.kind == "http" && fn.public
+  }
+}
+
+resource "google_cloudfunctions2_function" "function" {
+  for_each = local.functions
+
+  project     = var.project_id
+  location    = var.region
+  name        = replace(each.key, "_", "-")
+  description = each.value.description
+
+  build_config {
+    runtime           = "python311"
+    entry_point       = each.key
+    service_account   = google_service_account.builder.id
+    docker_repository = google_artifact_registry_repository.functions.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = each.value.memory
+    available_cpu                    = each.value.cpu
+    timeout_seconds                  = each.value.timeout_seconds
+    max_instance_request_concurrency = each.value.concurrency
+    min_instance_count               = try(var.function_scaling[each.key].min_instances, 0)
+    max_instance_count               = coalesce(try(var.function_scaling[each.key].max_instances, null), each.value.max_instances)
+    ingress_settings                 = each.value.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.function[each.key].email
+    environment_variables = merge(
+      local.common_env,
+      { for name in each.value.settings : name => local.settings[name] },
+      each.value.env,
+    )
+
+    dynamic "secret_environment_variables" {
+      for_each = toset(each.value.secrets)
+      content {
+        key        = local.secrets[secret_environment_variables.value].env_name
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.secret[secret_environment_variables.value].secret_id
+        version    = "latest"
+      }
+    }
+  }
+
+  dynamic "event_trigger" {
+    for_each = each.value.kind == "event" ? [each.value.topic] : []
+    content {
+      trigger_region        = var.region
+      event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
+      pubsub_topic          = google_pubsub_topic.topic[event_trigger.value].id
+      retry_policy          = "RETRY_POLICY_RETRY"
+      service_account_email = google_service_account.eventarc_trigger.email
+    }
+  }
+
+  depends_on = [
+    google_project_service.enabled,
+    google_secret_manager_secret_iam_member.function,
+    google_artifact_registry_repository_iam_member.builder,
+    google_storage_bucket_iam_member.builder,
+    google_project_iam_member.builder,
+  ]
+}
+
+# Public HTTPS functions: anyone may reach the code, which authenticates every request itself.
+resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
+  for_each = local.public_http_functions
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.function[each.key].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+# Event functions: only the Eventarc trigger identity may invoke them.
+resource "google_cloud_run_v2_service_iam_member" "trigger_invoker" {
+  for_each = local.event_functions
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.function[each.key].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = google_service_account.eventarc_trigger.member
+}
+
+# Eventarc owns the push subscription of each trigger, and the provider cannot set its dead-letter
+# policy; Google's documented way is to update that subscription, done here once per trigger.
+# Needs gcloud, authenticated as the operator, on the machine that runs terraform apply.
+resource "terraform_data" "trigger_dead_letter" {
+  for_each = local.event_functions
+
+  triggers_replace = [
+    google_cloudfunctions2_function.function[each.key].event_trigger[0].trigger,
+    google_pubsub_topic.dead_letter[each.value.topic].id,
+    var.dead_letter_max_delivery_attempts,
+  ]
+
+  provisioner "local-exec" {
+    interpreter = ["bash", "-c"]
+    command     = <<-EOT
+      set -euo pipefail
+      subscription="$(gcloud eventarc triggers describe "$TRIGGER" --format='value(transport.pubsub.subscription)')"
+      gcloud pubsub subscriptions update "$subscription" \
+        --dead-letter-topic="$DEAD_LETTER_TOPIC" \
+        --max-delivery-attempts="$MAX_ATTEMPTS" \
+        --min-retry-delay=10s --max-retry-delay=600s
+      gcloud pubsub subscriptions add-iam-policy-binding "$subscription" \
+        --member="serviceAccount:$PUBSUB_AGENT" --role=roles/pubsub.subscriber >/dev/null
+    EOT
+    environment = {
+      TRIGGER           = google_cloudfunctions2_function.function[each.key].event_trigger[0].trigger
+      DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letter[each.value.topic].id
+      MAX_ATTEMPTS      = tostring(var.dead_letter_max_delivery_attempts)
+      PUBSUB_AGENT      = local.pubsub_service_agent
+    }
+  }
+
+  depends_on = [google_pubsub_topic_iam_member.dead_letter_publisher]
+}
