@@ -9,9 +9,9 @@ UV := $(TOOLS)/uv/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test lint typecheck unit e2e clean
+.PHONY: setup run test lint typecheck unit e2e clean source terraform-check
 
-setup: $(VENV)/.synced node_modules/.installed
+setup: $(VENV)/.synced node_modules/.installed $(TOOLS)/chromium.ok
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)/uv
@@ -26,6 +26,14 @@ node_modules/.installed: package-lock.json
 	# for a feature (hosting) we do not use, and takes minutes on two cores.
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
+
+# Debian's Chromium for the browser test of the linking flow (Playwright drives it).
+$(TOOLS)/chromium.ok:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	mkdir -p $(TOOLS) && touch $@
 
 run: setup
 	$(PY) -m devstack run
@@ -43,8 +51,16 @@ unit: $(VENV)/.synced
 e2e: setup
 	$(PY) -m pytest -m e2e
 
-test: setup lint typecheck
+test: setup lint typecheck terraform-check
 	$(PY) -m pytest
+
+# The deployable source archive (main.py, functions/, shared/, requirements.txt from uv.lock).
+source: $(VENV)/.synced
+	UV=$(UV) $(PY) scripts/build_source.py
+
+# Terraform offline checks: fmt and checkov (in its own virtualenv).
+terraform-check:
+	bash terraform/checks.sh
 
 clean:
 	rm -rf $(VENV) $(TOOLS) node_modules .devstack .pytest_cache .mypy_cache .ruff_cache

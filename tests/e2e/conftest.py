@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 
 import pytest
-from google.cloud import firestore
+from google.cloud.firestore import Client as FirestoreClient
 
 from devstack.stack import Stack, StackUrls
 from tests.support.clients import AuthEmulator, FakeGoogle, FirestoreEmulator, SeenSecrets
@@ -29,10 +29,10 @@ class RunningStack:
     seen: SeenSecrets
 
     @cached_property
-    def db(self) -> firestore.Client:
+    def db(self) -> FirestoreClient:
         """A client of the stack's Firestore emulator, for reading raw documents."""
         os.environ["FIRESTORE_EMULATOR_HOST"] = self.urls.firestore
-        return firestore.Client(project=self.urls.project_id)
+        return FirestoreClient(project=self.urls.project_id)
 
     def function_url(self, target: str) -> str:
         """Base URL of one running function."""
