@@ -11,7 +11,13 @@ from typing import Any
 
 ENTRY_POINTS: dict[str, str] = {
     "account_api": "functions.account_api",
+    "calendar_api": "functions.calendar_api",
     "oauth_callback": "functions.oauth_callback",
+    "calendar_webhook": "functions.calendar_webhook",
+    "drive_webhook": "functions.drive_webhook",
+    "gmail_receiver": "functions.gmail_receiver",
+    "watch_maintenance": "functions.watch_maintenance",
+    "push_dispatch": "functions.push_dispatch",
 }
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import requests
 
 from devstack.processes import ManagedProcess, free_port, wait_all_ready
-from devstack.topology import FUNCTIONS, FunctionSpec
+from devstack.service_account import register_with_fake, write_key_file
+from devstack.topology import FUNCTIONS, TOPICS, FunctionSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OAUTH_CLIENT_ID = "local-client.apps.googleusercontent.com"
@@ -51,6 +52,7 @@ class StackUrls:
     fake_google: str
     functions: dict[str, str] = field(default_factory=dict)
     vault_keys: str = ""
+    credentials_file: str = ""
 
     @property
     def oauth_redirect_uri(self) -> str:
@@ -71,6 +73,8 @@ class StackUrls:
             "APP_DEEP_LINK": self.app_deep_link,
             "TOKEN_ENCRYPTION_KEYS": self.vault_keys,
             "TOKEN_ENCRYPTION_KEY_ID": "local-1",
+            "CALENDAR_WEBHOOK_URL": f"{self.functions['calendar_webhook']}/",
+            "DRIVE_WEBHOOK_URL": f"{self.functions['drive_webhook']}/",
             # Locally the OAuth endpoints are plain http on loopback.
             "OAUTHLIB_INSECURE_TRANSPORT": "1",
             "GOOGLE_CLOUD_PROJECT": self.project_id,
@@ -79,6 +83,11 @@ class StackUrls:
             "FIREBASE_AUTH_EMULATOR_HOST": self.auth,
             "GOOGLE_API_BASE_URL": self.fake_google,
             "GOOGLE_OAUTH_BASE_URL": self.fake_google,
+            # Application Default Credentials (firebase-admin's FCM sends) and FCM's endpoint.
+            "GOOGLE_APPLICATION_CREDENTIALS": self.credentials_file,
+            "FCM_BASE_URL": self.fake_google,
+            # Short, so tests of Google timeouts and their retries stay quick.
+            "GOOGLE_API_TIMEOUT_SECONDS": "2",
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -117,10 +126,14 @@ class Stack:
                 {"local-1": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}
             )
             urls.functions = {spec.target: f"http://127.0.0.1:{free_port()}" for spec in FUNCTIONS}
+            key_path = self.workdir / "service-account.json"
+            key = write_key_file(key_path, self.project_id, fake_google)
+            urls.credentials_file = str(key_path)
             self._fake_google(logs, urls)
             for spec in FUNCTIONS:
                 self._function(spec, urls, logs)
             wait_all_ready(self.processes, timeout)
+            register_with_fake(key, fake_google)
             self._create_topics(urls)
         except BaseException:
             self.stop()
@@ -128,6 +141,11 @@ class Stack:
         self.urls = urls
         (self.workdir / "stack.json").write_text(json.dumps(urls.as_dict(), indent=2))
         return urls
+
+    def component(self, name: str) -> ManagedProcess:
+        """One started process by name, e.g. to stop and start the Firestore emulator in
+        fault tests (``stop()``, ``start()``, ``wait_all_ready``: same port, data lost)."""
+        return next(process for process in self.processes if process.name == name)
 
     def stop(self) -> None:
         """Stop every process this stack started, newest first."""
@@ -221,7 +239,12 @@ class Stack:
                 log_path=logs / "fake-google.log",
                 ready_url=f"{base}/_control/health",
                 cwd=REPO_ROOT,
-                env={"PYTHONUNBUFFERED": "1"},
+                # Gmail watches publish to the Pub/Sub emulator, as Google publishes to Pub/Sub.
+                env={
+                    "PYTHONUNBUFFERED": "1",
+                    "PUBSUB_EMULATOR_HOST": urls.pubsub,
+                    "GOOGLE_CLOUD_PROJECT": urls.project_id,
+                },
                 ready_check=lambda response: response.status_code == 200,
             )
         )
@@ -252,11 +275,12 @@ class Stack:
     def _create_topics(self, urls: StackUrls) -> None:
         """Topics and push subscriptions that deliver to the local functions like Eventarc."""
         api = f"http://{urls.pubsub}/v1/projects/{urls.project_id}"
+        for topic in TOPICS:
+            requests.put(f"{api}/topics/{topic}", json={}, timeout=5)
         for spec in FUNCTIONS:
             if spec.topic is None:
                 continue
             topic_path = f"projects/{urls.project_id}/topics/{spec.topic}"
-            requests.put(f"{api}/topics/{spec.topic}", json={}, timeout=5)
             # functions-framework reads the topic from the push URL's path.
             push_endpoint = f"{urls.functions[spec.target]}/{topic_path}"
             response = requests.put(

@@ -17,7 +17,16 @@ class FunctionSpec:
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("account_api", "http"),
+    FunctionSpec("calendar_api", "http"),
     FunctionSpec("oauth_callback", "http"),
+    FunctionSpec("calendar_webhook", "http"),
+    FunctionSpec("drive_webhook", "http"),
+    FunctionSpec("gmail_receiver", "cloudevent", topic="gmail-notifications"),
+    FunctionSpec("watch_maintenance", "cloudevent", topic="maintenance-ticks"),
+    FunctionSpec("push_dispatch", "cloudevent", topic="push-jobs"),
 )
 
-TOPICS: tuple[str, ...] = tuple(spec.topic for spec in FUNCTIONS if spec.topic)
+# Topics functions publish to (push jobs) and topics that trigger functions.
+TOPICS: tuple[str, ...] = tuple(
+    dict.fromkeys(["push-jobs", *(spec.topic for spec in FUNCTIONS if spec.topic)])
+)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import flask
 import functions_framework
-from pydantic import BaseModel, ConfigDict, Field
 
+from shared.account_models import NativeExchange
 from shared.bootstrap import container
 from shared.http import Reply, RequestContext, Router
-from shared.services import account
+from shared.services import account, devices, feed, preferences
 from shared.services.linking import LinkStatusView, StartedLink
 
 # Built at import so a misconfigured instance (e.g. emulator host in production) fails to start.
@@ -18,12 +19,12 @@ _app = container()
 router = Router(max_body_bytes=_app.settings.max_request_bytes)
 
 
-class NativeExchange(BaseModel):
-    """Body of ``POST /v1/google/native``: the server auth code from native sign-in."""
+@router.get("/openapi.json", auth=False)
+def openapi(ctx: RequestContext) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the whole mobile API."""
+    from shared.api_contract import mobile_api_document
 
-    model_config = ConfigDict(extra="forbid")
-
-    server_auth_code: str = Field(min_length=10, max_length=2048, pattern=r"^[\x21-\x7e]+$")
+    return mobile_api_document()
 
 
 @router.get("/v1/me")
@@ -44,6 +45,12 @@ def erase_me(ctx: RequestContext) -> Reply:
 def export_me(ctx: RequestContext) -> dict[str, Any]:
     """Everything stored about the caller, as JSON (never tokens)."""
     return _app.linking.export(ctx.uid)
+
+
+@router.get("/v1/activity")
+def list_activity(ctx: RequestContext) -> feed.FeedPage:
+    """The caller's activity feed (new mail, Drive and Calendar changes), newest first."""
+    return feed.read_feed(ctx.uid, ctx.query(feed.FeedQuery), _app.feed_reader)
 
 
 @router.post("/v1/google/link")
@@ -77,6 +84,42 @@ def unlink(ctx: RequestContext) -> Reply:
     """Stop watches, revoke the grant at Google and delete every Google-derived record."""
     _app.linking.unlink(ctx.uid)
     return Reply(status=204)
+
+
+@router.put("/v1/devices/{device_id}")
+def register_device(ctx: RequestContext) -> Reply:
+    """Register this app install for pushes, or refresh it (a rotated token replaces the old)."""
+    device_id = devices.check_device_id(ctx.path_params["device_id"])
+    body = ctx.json_body(devices.DeviceRegistration)
+    view, created = _app.devices.register(ctx.uid, device_id, body, datetime.now(UTC))
+    return Reply(body=view, status=201 if created else 200)
+
+
+@router.get("/v1/devices")
+def list_devices(ctx: RequestContext) -> devices.DeviceList:
+    """The caller's devices; tokens only as fingerprints."""
+    return _app.devices.listing(ctx.uid)
+
+
+@router.delete("/v1/devices/{device_id}")
+def delete_device(ctx: RequestContext) -> Reply:
+    """Stop pushes to one of the caller's devices (idempotent)."""
+    _app.devices.delete(ctx.uid, devices.check_device_id(ctx.path_params["device_id"]))
+    return Reply(status=204)
+
+
+@router.get("/v1/preferences")
+def get_preferences(ctx: RequestContext) -> preferences.Preferences:
+    """The caller's notification preferences (defaults until set)."""
+    return preferences.read(_app.preferences, ctx.uid)
+
+
+@router.put("/v1/preferences")
+def put_preferences(ctx: RequestContext) -> preferences.Preferences:
+    """Replace the notification preferences; applies to pushes not yet sent."""
+    body = ctx.json_body(preferences.Preferences)
+    _app.preferences.put(ctx.uid, body)
+    return body
 
 
 @functions_framework.http

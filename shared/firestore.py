@@ -15,12 +15,29 @@ class Collections:
     OAUTH_STATES = "oauth_states"
     GOOGLE_ACCOUNTS = "google_accounts"
 
+    PUSH_CLAIMS = "push_claims"
+    # FCM token index: sha256(token) -> the one (uid, device id) holding that token.
+    DEVICE_TOKENS = "device_tokens"
+    CHANNELS = "channels"
+
     # Subcollections of users/{uid}.
     SECRETS = "secrets"
+    DEVICES = "devices"
+    ACTIVITY = "activity"
+    CURSORS = "cursors"
+    OUTBOX = "outbox"
+    GMAIL_ADDRESSES = "gmail_addresses"
 
     # Top-level collections whose documents carry the owner's ``uid`` field; unlink and
     # erase delete them by query, so every new such collection must be listed here.
-    OWNED_BY_UID = (OAUTH_STATES, GOOGLE_ACCOUNTS)
+    OWNED_BY_UID = (
+        OAUTH_STATES,
+        GOOGLE_ACCOUNTS,
+        PUSH_CLAIMS,
+        CHANNELS,
+        GMAIL_ADDRESSES,
+        DEVICE_TOKENS,
+    )
 
 
 def make_client(project_id: str) -> firestore.Client:

@@ -70,8 +70,35 @@ class Settings(BaseSettings):
         default=600, ge=60, le=3600, description="How long a link attempt's state stays valid."
     )
 
+    push_jobs_topic: str = Field(default="push-jobs", description="Topic of push jobs.")
+    gmail_topic: str = Field(
+        default="gmail-notifications", description="Topic Gmail users.watch publishes to."
+    )
+    calendar_webhook_url: str = Field(
+        default="", description="Public URL of the calendar_webhook function (channel address)."
+    )
+    drive_webhook_url: str = Field(
+        default="", description="Public URL of the drive_webhook function (channel address)."
+    )
+    fcm_base_url: str | None = Field(
+        default=None, description="Base URL replacing https://fcm.googleapis.com (the fake)."
+    )
+    device_stale_days: int = Field(
+        default=60, ge=1, le=365, description="Devices not seen for this many days are pruned."
+    )
+
+    channel_renew_hours: int = Field(
+        default=12, ge=1, le=72, description="Renew channels expiring within this many hours."
+    )
+    reconcile_after_minutes: int = Field(
+        default=30, ge=1, description="Sync sources that got no push for this long."
+    )
+
     max_request_bytes: int = Field(
         default=64 * 1024, description="Largest request body any HTTP function accepts."
+    )
+    google_api_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="Timeout of one Google API request (seconds)."
     )
 
     @model_validator(mode="after")
@@ -84,6 +111,7 @@ class Settings(BaseSettings):
             "PUBSUB_EMULATOR_HOST": self.pubsub_emulator_host,
             "GOOGLE_API_BASE_URL": self.google_api_base_url,
             "GOOGLE_OAUTH_BASE_URL": self.google_oauth_base_url,
+            "FCM_BASE_URL": self.fcm_base_url,
         }
         present = sorted(name for name, value in overrides.items() if value)
         if present:

@@ -42,6 +42,66 @@ resource "google_firestore_field" "ttl" {
   index_config {}
 }
 
+# Collection-group queries (reconcile and renewal scan every user's cursors; pruning scans
+# devices) need collection-group single-field indexes, which Firestore does not create on
+# its own. Collection scope stays indexed as well.
+locals {
+  collection_group_fields = {
+    cursors_source       = { collection = "cursors", field = "source" }
+    cursors_last_synced  = { collection = "cursors", field = "last_synced_at" }
+    cursors_dirty        = { collection = "cursors", field = "dirty" }
+    devices_last_seen_at = { collection = "devices", field = "last_seen_at" }
+  }
+}
+
+resource "google_firestore_field" "collection_group_index" {
+  for_each = local.collection_group_fields
+
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = each.value.collection
+  field      = each.value.field
+
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION"
+    }
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION_GROUP"
+    }
+  }
+}
+
+# The activity feed: newest first by (created_at, id), optionally one category.
+resource "google_firestore_index" "activity_feed" {
+  for_each = {
+    all         = []
+    by_category = ["category"]
+  }
+
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = "activity"
+
+  dynamic "fields" {
+    for_each = each.value
+    content {
+      field_path = fields.value
+      order      = "ASCENDING"
+    }
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+  fields {
+    field_path = "id"
+    order      = "DESCENDING"
+  }
+}
+
 resource "google_firebaserules_ruleset" "firestore" {
   project = var.project_id
 

@@ -22,6 +22,8 @@ locals {
       # Names of local.settings it reads (each an env var and a field of shared.settings.Settings).
       settings = [
         "GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_REDIRECT_URI", "TOKEN_ENCRYPTION_KEY_ID", "APP_DEEP_LINK",
+        # A completed link starts the Gmail watch and the Calendar/Drive channels.
+        "GMAIL_TOPIC", "CALENDAR_WEBHOOK_URL", "DRIVE_WEBHOOK_URL",
       ]
       env            = {}                                               # further literal env vars, e.g. { MAX_REQUEST_BYTES = "8192" }
       secrets        = ["oauth-client-secret", "token-encryption-keys"] # keys of local.secrets (secret env vars, accessor IAM)
@@ -44,11 +46,137 @@ locals {
       # I/O bound; Firestore (gRPC) and firebase-admin clients are thread-safe, Google API calls use one Http per request.
       concurrency = 8
       # Start link, native code exchange, token refresh and revoke need the OAuth client and the vault.
-      settings       = ["GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_REDIRECT_URI", "TOKEN_ENCRYPTION_KEY_ID"]
+      # Native exchange starts watches like the OAuth callback does.
+      settings = [
+        "GOOGLE_OAUTH_CLIENT_ID", "GOOGLE_OAUTH_REDIRECT_URI", "TOKEN_ENCRYPTION_KEY_ID",
+        "GMAIL_TOPIC", "CALENDAR_WEBHOOK_URL", "DRIVE_WEBHOOK_URL",
+      ]
       env            = {}
       secrets        = ["oauth-client-secret", "token-encryption-keys"]
       publish_topics = []
       fcm_sender     = false
+    }
+    calendar_api = {
+      description = "Calendar API: the user's calendars and events on Google Calendar (Firebase ID token)."
+      kind        = "http"
+      public      = true # the app calls it directly; every route but /openapi.json checks a Firebase ID token
+      topic       = null
+      # Firestore + firebase-admin + google-api-python-client imports take ~150 MB; event pages are small.
+      memory = "512Mi"
+      # Concurrency above 1 needs a whole vCPU; it also shortens cold starts.
+      cpu = "1"
+      # A call is one or two Google requests; retries stay inside a 20 s budget, well under this.
+      timeout_seconds = 60
+      # App traffic is light; the cap bounds cost and the Calendar API request rate.
+      max_instances = 20
+      # I/O bound; each Google request gets its own HTTP object, Firestore and firebase-admin are thread-safe.
+      concurrency = 8
+      # Token refresh needs the OAuth client and the vault; nothing else.
+      settings       = ["GOOGLE_OAUTH_CLIENT_ID", "TOKEN_ENCRYPTION_KEY_ID"]
+      env            = {}
+      secrets        = ["oauth-client-secret", "token-encryption-keys"]
+      publish_topics = []
+      fcm_sender     = false
+    }
+
+    calendar_webhook = {
+      description = "Calendar webhook: Google Calendar channel notifications (authenticated by channel secret)."
+      kind        = "http"
+      public      = true # Google's push servers carry no credentials; the per-channel secret authenticates
+      topic       = null
+      # Firestore + API client for the incremental sync it runs inline.
+      memory = "512Mi"
+      cpu    = "1"
+      # One sync pass of a calendar (a few list pages) plus the commit.
+      timeout_seconds = 60
+      # Bursts of notifications coalesce on a Firestore lease, so few instances do the work.
+      max_instances = 20
+      # I/O bound; one Http per sync pass.
+      concurrency = 8
+      settings = [
+        "GOOGLE_OAUTH_CLIENT_ID", "TOKEN_ENCRYPTION_KEY_ID", "PUSH_JOBS_TOPIC", "CALENDAR_WEBHOOK_URL",
+      ]
+      env            = {}
+      secrets        = ["oauth-client-secret", "token-encryption-keys"]
+      publish_topics = ["push-jobs"]
+      fcm_sender     = false
+    }
+    drive_webhook = {
+      description = "Drive webhook: Google Drive changes channel notifications (authenticated by channel secret)."
+      kind        = "http"
+      public      = true # Google's push servers carry no credentials; the per-channel secret authenticates
+      topic       = null
+      memory      = "512Mi"
+      cpu         = "1"
+      # One sync pass of Drive changes (pages of 100) plus the commit.
+      timeout_seconds = 60
+      max_instances   = 20
+      concurrency     = 8
+      settings = [
+        "GOOGLE_OAUTH_CLIENT_ID", "TOKEN_ENCRYPTION_KEY_ID", "PUSH_JOBS_TOPIC", "DRIVE_WEBHOOK_URL",
+      ]
+      env            = {}
+      secrets        = ["oauth-client-secret", "token-encryption-keys"]
+      publish_topics = ["push-jobs"]
+      fcm_sender     = false
+    }
+    gmail_receiver = {
+      description = "Gmail receiver: users.watch notifications from Pub/Sub; syncs history and enqueues pushes."
+      kind        = "event"
+      public      = false
+      topic       = "gmail-notifications"
+      memory      = "512Mi"
+      cpu         = "1"
+      # Within the subscription's ack deadline; a slow sync is retried and coalesced.
+      timeout_seconds = 60
+      max_instances   = 20
+      concurrency     = 8
+      settings        = ["GOOGLE_OAUTH_CLIENT_ID", "TOKEN_ENCRYPTION_KEY_ID", "PUSH_JOBS_TOPIC"]
+      env             = {}
+      secrets         = ["oauth-client-secret", "token-encryption-keys"]
+      publish_topics  = ["push-jobs"]
+      fcm_sender      = false
+    }
+    watch_maintenance = {
+      description = "Watch maintenance: renews channels and the Gmail watch, stops orphans, reconciles silent accounts."
+      kind        = "event"
+      public      = false
+      topic       = "maintenance-ticks"
+      memory      = "512Mi"
+      cpu         = "1"
+      # Walks every channel or stale cursor; the longest task of the system.
+      timeout_seconds = 540
+      # Scheduler ticks are minutes apart; one instance at a time avoids double renewals.
+      max_instances = 1
+      concurrency   = 1
+      settings = [
+        "GOOGLE_OAUTH_CLIENT_ID", "TOKEN_ENCRYPTION_KEY_ID", "PUSH_JOBS_TOPIC", "GMAIL_TOPIC",
+        "CALENDAR_WEBHOOK_URL", "DRIVE_WEBHOOK_URL",
+      ]
+      env            = {}
+      secrets        = ["oauth-client-secret", "token-encryption-keys"]
+      publish_topics = ["push-jobs"]
+      fcm_sender     = false
+    }
+    push_dispatch = {
+      description = "Push dispatch: one push-jobs message to the user's devices via FCM, once per device."
+      kind        = "event"
+      public      = false
+      topic       = "push-jobs"
+      # firebase-admin + Firestore only; no Google API client.
+      memory = "256Mi"
+      cpu    = "1"
+      # One multicast of at most 500 tokens per language, with firebase-admin's own retries.
+      timeout_seconds = 60
+      # Bounds the FCM and Firestore request rates.
+      max_instances = 20
+      # I/O bound; firebase-admin and Firestore clients are thread-safe.
+      concurrency    = 4
+      settings       = []
+      env            = {}
+      secrets        = []
+      publish_topics = []
+      fcm_sender     = true # the custom fcmSender role (cloudmessaging.messages.create)
     }
   }
 

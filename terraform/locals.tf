@@ -26,9 +26,10 @@ locals {
     GOOGLE_OAUTH_REDIRECT_URI = local.oauth_redirect_uri
     APP_DEEP_LINK             = var.app_deep_link
     TOKEN_ENCRYPTION_KEY_ID   = var.token_encryption_key_id
-    PUSH_JOBS_TOPIC           = google_pubsub_topic.topic["push-jobs"].id
-    GMAIL_TOPIC               = google_pubsub_topic.topic["gmail-notifications"].id
-    WEBHOOK_BASE_URL          = local.webhook_base_url
+    PUSH_JOBS_TOPIC           = google_pubsub_topic.topic["push-jobs"].name
+    GMAIL_TOPIC               = google_pubsub_topic.topic["gmail-notifications"].name
+    CALENDAR_WEBHOOK_URL      = local.webhook_urls.calendar
+    DRIVE_WEBHOOK_URL         = local.webhook_urls.drive
   }
 
   source_archive = coalesce(var.source_archive, "${path.module}/.build/source.zip")

@@ -113,9 +113,10 @@ class _Gateway:
             if token is None:
                 raise unauthenticated()
             user = self.state.users.get(token.sub)
-            if user is None:
+            # A service account's token names no user (FCM sends are made with one).
+            if user is None and token.sub not in self.state.service_accounts:
                 raise unauthenticated()
-            record.user_sub = user.sub
+            record.user_sub = token.sub
             record.client_id = token.client_id
             if not token.scopes & method.scopes:
                 raise insufficient_scopes(method.service_name, method.method_id)

@@ -14,6 +14,7 @@ from devstack.fake_google.oauth import create_auth_code
 from devstack.fake_google.registry import ApiModule, ControlRequest, ControlRoute
 from devstack.fake_google.responses import error_response, handler_result_response, json_response
 from devstack.fake_google.scopes import parse_scope_param
+from devstack.fake_google.service_accounts import parse_service_account
 from devstack.fake_google.state import FakeState, FakeUser, Fault
 
 OAUTH_FAULT_TARGETS = frozenset({"oauth.authorize", "oauth.approve", "oauth.token", "oauth.revoke"})
@@ -190,6 +191,22 @@ def register_control_routes(app: Flask, ctx: ServerContext) -> None:
             if state.primary_client_id is None:
                 state.primary_client_id = client.client_id
         return json_response(client.to_json(), 201)
+
+    @app.post("/_control/service-accounts")
+    def add_service_account() -> Response:
+        try:
+            account = parse_service_account(_body())
+        except ValueError as error:
+            raise ControlError(str(error)) from None
+        with state.lock:
+            state.service_accounts[account.client_email] = account
+        return json_response(account.to_json(), 201)
+
+    @app.get("/_control/service-accounts")
+    def list_service_accounts() -> Response:
+        with state.lock:
+            accounts = [a.to_json() for a in state.service_accounts.values()]
+        return json_response({"service_accounts": accounts})
 
     @app.get("/_control/clients")
     def list_clients() -> Response:

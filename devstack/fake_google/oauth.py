@@ -32,6 +32,7 @@ from devstack.fake_google.scopes import (
     format_scopes,
     parse_scope_param,
 )
+from devstack.fake_google.service_accounts import JWT_BEARER, redeem_assertion
 from devstack.fake_google.signing import b64url_sha256_half
 from devstack.fake_google.state import (
     ACCESS_TOKEN_LIFETIME_SECONDS,
@@ -404,6 +405,11 @@ def _token(ctx: ServerContext, record: CallRecord) -> dict[str, Any]:
     form = request.form
     grant_type = form.get("grant_type")
     record.grant_type = grant_type
+    if grant_type == JWT_BEARER:
+        # Service accounts authenticate by the assertion's signature, not a client secret.
+        return redeem_assertion(
+            ctx.state, form, record, ctx.known_scopes, request.url_root + "token"
+        )
     client = _authenticate_client(ctx.state, form)
     record.client_id = client.client_id
     if not grant_type:

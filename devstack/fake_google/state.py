@@ -11,9 +11,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devstack.fake_google.config import FakeGoogleConfig, OAuthClient
+
+if TYPE_CHECKING:
+    from devstack.fake_google.service_accounts import ServiceAccount
 
 ACCESS_TOKEN_LIFETIME_SECONDS = 3599
 AUTH_CODE_LIFETIME_SECONDS = 600
@@ -172,6 +175,8 @@ class FakeState:
         self.lock = threading.RLock()
         self.clients: dict[str, OAuthClient] = {c.client_id: c for c in config.clients}
         self.primary_client_id: str | None = config.clients[0].client_id if config.clients else None
+        # By client_email. Like clients, they survive `reset` (registered once at stack start).
+        self.service_accounts: dict[str, ServiceAccount] = {}
         self._module_factories = module_factories
         self.users: dict[str, FakeUser] = {}
         self.codes: dict[str, AuthCode] = {}

@@ -176,10 +176,23 @@ class FirestoreLinkStore:
         for collection in user_ref.collections():
             if collection.id == Collections.SECRETS:
                 continue
+            omit = _EXPORT_OMIT.get(collection.id, frozenset())
             collections[collection.id] = [
-                {"id": doc.id, **_jsonable(doc.to_dict() or {})} for doc in collection.stream()
+                {"id": doc.id, **_jsonable(_without(doc.to_dict() or {}, omit))}
+                for doc in collection.stream()
             ]
         return {"uid": uid, "profile": profile, "collections": collections}
+
+
+# Credentials-like values never leave in an export: FCM tokens and Google sync cursors.
+_EXPORT_OMIT: dict[str, frozenset[str]] = {
+    Collections.DEVICES: frozenset({"token"}),
+    Collections.CURSORS: frozenset({"cursor", "index", "lease_owner"}),
+}
+
+
+def _without(data: dict[str, Any], omit: frozenset[str]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key not in omit}
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

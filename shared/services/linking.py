@@ -112,9 +112,10 @@ class LinkStore(Protocol):
     def export(self, uid: str) -> dict[str, object]: ...
 
 
-class WatchStopper(Protocol):
-    """Port: stops every Google channel and watch of a user (best effort, logged)."""
+class Watches(Protocol):
+    """Port: starts and stops a user's Google channels and watches (failures logged)."""
 
+    def start_all(self, uid: str, features: list[Feature]) -> list[str]: ...
     def stop_all(self, uid: str) -> None: ...
 
 
@@ -131,7 +132,7 @@ class LinkingService:
         store: LinkStore,
         oauth: OAuthServer,
         vault: Vault,
-        watches: WatchStopper,
+        watches: Watches,
         state_ttl: timedelta,
     ) -> None:
         self._store = store
@@ -205,6 +206,11 @@ class LinkingService:
         result = self._store.save_link(uid, grant, sealed_refresh, sealed_access, now)
         if result is LinkResult.LINKED:
             log.info("google account linked", extra={"scope_count": len(grant.scopes)})
+            # Outside the link transaction: Google calls. A re-link replaces old watches.
+            self._watches.stop_all(uid)
+            failed = self._watches.start_all(uid, features_of(grant.scopes))
+            if failed:
+                log.warning("some watches did not start", extra={"features": failed})
         else:
             log.warning("google link not stored", extra={"result": result.value})
         return result

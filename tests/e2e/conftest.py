@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.cloud.firestore import Client as FirestoreClient
 
 from devstack.stack import Stack, StackUrls
-from tests.support.clients import AuthEmulator, FakeGoogle, FirestoreEmulator, SeenSecrets
+from tests.support.clients import AuthEmulator, AuthUser, FakeGoogle, FirestoreEmulator, SeenSecrets
+from tests.support.linking import approve, follow, start_link
+from tests.support.pubsub import Observer, PubSub
 
 PROJECT_ID = "demo-uplus-test"
 
@@ -27,6 +30,9 @@ class RunningStack:
     firestore: FirestoreEmulator
     google: FakeGoogle
     seen: SeenSecrets
+    pubsub: PubSub
+    push_jobs: Observer
+    local: Stack  # the orchestrator, for tests that stop and start one component
 
     @cached_property
     def db(self) -> FirestoreClient:
@@ -40,9 +46,10 @@ class RunningStack:
 
     def reset(self) -> None:
         """Return every component to a clean state."""
+        self.google.reset()
         self.firestore.reset()
         self.auth.reset()
-        self.google.reset()
+        self.push_jobs.drain()
 
 
 @pytest.fixture(scope="session")
@@ -51,14 +58,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     local = Stack(workdir, project_id=PROJECT_ID)
     urls = local.start()
     seen = SeenSecrets()
+    pubsub = PubSub(urls.pubsub, PROJECT_ID)
     try:
         yield RunningStack(
+            pubsub=pubsub,
+            push_jobs=pubsub.observe("push-jobs", "test-observer"),
             urls=urls,
             workdir=workdir,
             auth=AuthEmulator(urls.auth, PROJECT_ID, seen),
             firestore=FirestoreEmulator(urls.firestore, PROJECT_ID),
             google=FakeGoogle(urls.fake_google),
             seen=seen,
+            local=local,
         )
     finally:
         local.stop()
@@ -69,3 +80,35 @@ def clean_state(request: pytest.FixtureRequest) -> None:
     """Each end-to-end test starts from empty emulators and a reset fake Google."""
     if request.node.get_closest_marker("last") is None:
         request.getfixturevalue("stack").reset()
+
+
+@dataclass
+class LinkedUser:
+    """An app user whose Google account is linked with every scope (watches started)."""
+
+    auth: AuthUser
+    google: dict[str, Any]
+
+    @property
+    def uid(self) -> str:
+        return self.auth.uid
+
+    @property
+    def email(self) -> str:
+        return str(self.google["email"])
+
+
+def link_user(stack: RunningStack, email: str, scopes: list[str] | None = None) -> LinkedUser:
+    """Create an app user and a Google user, and link them through the consent flow."""
+    stack.seen.add(email)
+    google_user = stack.google.create_user(email)
+    user = stack.auth.create_user()
+    consent = start_link(stack.function_url("account_api"), user)
+    page = follow(approve(stack.urls.fake_google, consent, google_user["sub"], scopes))
+    assert 'data-result="linked"' in page.text, page.text
+    return LinkedUser(user, google_user)
+
+
+@pytest.fixture
+def linked(stack: RunningStack) -> LinkedUser:
+    return link_user(stack, "han.jiwoo@gmail.example")

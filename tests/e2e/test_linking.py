@@ -13,6 +13,7 @@ from shared.scopes import ALL_SCOPES, FEATURE_SCOPES, Feature
 from tests.e2e.conftest import RunningStack
 from tests.support.clients import AuthUser
 from tests.support.linking import Consent, all_documents, api, approve, follow, start_link
+from tests.support.push import device_body, new_token, put_device
 
 SEALED = re.compile(r"^v1\.local-1\.[A-Za-z0-9_-]{20,}$")
 RAW_TOKEN = re.compile(r"ya29\.|1//")
@@ -285,8 +286,12 @@ def test_export_has_no_tokens_and_erase_leaves_nothing(
 ) -> None:
     user = stack.auth.create_user()
     _link(stack, user, google_user)
+    token = new_token(stack.seen)
+    assert put_device(account, user, "install-0001", device_body(token)).status_code in (200, 201)
     export = api(account, "GET", "/v1/me/export", user)
     assert export.status_code == 200
+    assert token not in export.text and token[-20:] not in export.text
+    assert [device["id"] for device in export.json()["collections"]["devices"]] == ["install-0001"]
     assert export.json()["profile"]["google"]["status"] == "linked"
     assert not RAW_TOKEN.search(export.text) and "v1.local-1." not in export.text
     assert api(account, "DELETE", "/v1/me", user).status_code == 204

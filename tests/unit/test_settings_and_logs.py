@@ -37,6 +37,7 @@ def test_local_settings_allow_emulators(monkeypatch: pytest.MonkeyPatch) -> None
     "text",
     [
         "mail from kim.minji@example.co.kr arrived",
+        "GET /calendar/v3/calendars/kim.minji%40example.co.kr/events",
         "Authorization: Bearer abc.def-ghi",
         "token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
         "access ya29.a0AfH6SMBx",

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from devstack.fake_google.apis import userinfo
+from devstack.fake_google.apis import calendar, drive, fcm, gmail, userinfo
 from devstack.fake_google.registry import ApiModule
 
-API_MODULES: tuple[ApiModule[Any], ...] = (userinfo.module,)
+API_MODULES: tuple[ApiModule[Any], ...] = (
+    userinfo.module,
+    calendar.module,
+    gmail.module,
+    drive.module,
+    fcm.module,
+)

@@ -1,0 +1,19 @@
+"""Drive webhook (public HTTPS): Google Drive changes channel notifications."""
+
+from __future__ import annotations
+
+import flask
+import functions_framework
+
+from shared.bootstrap import container
+from shared.services.sync import SourceKind
+from shared.webhook_endpoint import NO_BEARER, channel_router
+
+_app = container()
+router = channel_router(_app, SourceKind.DRIVE)
+
+
+@functions_framework.http
+def drive_webhook(request: flask.Request) -> flask.Response:
+    """Authenticate the channel, then sync Drive changes from the stored page token."""
+    return router.dispatch(request, NO_BEARER)

@@ -1,0 +1,66 @@
+"""Gmail receiver (Pub/Sub via Eventarc, private): Gmail ``users.watch`` notifications."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared.bootstrap import container
+from shared.errors import AppError, ErrorCode
+from shared.logs import execution_scope, get_logger
+from shared.services.sync import SourceKind, SyncKey
+
+_app = container()
+log = get_logger(__name__)
+
+_ABANDON = {
+    ErrorCode.GOOGLE_RELINK_REQUIRED,
+    ErrorCode.GOOGLE_NOT_LINKED,
+    ErrorCode.SCOPE_NOT_GRANTED,
+}
+
+
+def parse(data: Any) -> tuple[str, int] | None:
+    """(emailAddress, historyId) from the Pub/Sub message, or None when malformed."""
+    try:
+        raw = base64.b64decode(data["message"]["data"], validate=True)
+        body = json.loads(raw)
+        address, history_id = body["emailAddress"], int(body["historyId"])
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        return None
+    if not isinstance(address, str) or not 3 <= len(address) <= 320 or history_id <= 0:
+        return None
+    return address, history_id
+
+
+@functions_framework.cloud_event
+def gmail_receiver(event: CloudEvent) -> None:
+    """Sync the mailbox from its stored historyId; ack stale, unknown and poison messages."""
+    with execution_scope(str(event.get("id") or "")):
+        parsed = parse(event.data)
+        if parsed is None:
+            log.warning("malformed gmail notification acknowledged")
+            return
+        address, history_id = parsed
+        uid = _app.channels.gmail_owner(address)
+        if uid is None:
+            log.info("gmail notification for an unknown address acknowledged")
+            return
+        try:
+            result = _app.sync_runner(SourceKind.GMAIL).notify(
+                SyncKey(uid, SourceKind.GMAIL), pushed=history_id
+            )
+        except AppError as exc:
+            if exc.code in _ABANDON:
+                log.info(
+                    "gmail notification for an account that cannot sync",
+                    extra={"error_code": exc.code.value},
+                )
+                return
+            raise
+        log.info("gmail notification handled", extra={"result": result.value})

@@ -1,0 +1,52 @@
+"""Push dispatch (Pub/Sub ``push-jobs`` via Eventarc, private): one job to the user's devices."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import functions_framework
+from cloudevents.http import CloudEvent
+from pydantic import ValidationError
+
+from shared.activity import PushJob
+from shared.bootstrap import container
+from shared.logs import execution_scope, get_logger
+from shared.services.push import RetryLater
+
+_app = container()
+log = get_logger(__name__)
+
+# Ids become Firestore document ids (claims, users, feed items): no '/', no reserved names.
+_SAFE_ID = re.compile(r"^(?!__.*__$)(?!\.\.?$)[^/]{1,128}$")
+
+
+def parse(data: Any) -> PushJob | None:
+    """The push job in the Pub/Sub message, or None when malformed."""
+    try:
+        raw = base64.b64decode(data["message"]["data"], validate=True)
+        job = PushJob.model_validate_json(raw)
+    except (KeyError, TypeError, ValueError, binascii.Error, ValidationError):
+        return None
+    if not all(_SAFE_ID.match(value) for value in (job.job_id, job.uid, job.item_id)):
+        return None
+    return job
+
+
+@functions_framework.cloud_event
+def push_dispatch(event: CloudEvent) -> None:
+    """Send the job once per device; raise (Pub/Sub redelivers) only for devices to retry."""
+    with execution_scope(str(event.get("id") or "")):
+        job = parse(event.data)
+        if job is None:
+            # Acknowledged: a poison message must not come back forever.
+            log.warning("malformed push job acknowledged")
+            return
+        try:
+            _app.push.dispatch(job, datetime.now(UTC))
+        except RetryLater as retry:
+            log.warning("push job to be redelivered", extra={"job_id": job.job_id})
+            raise RetryLater(str(retry)) from None

@@ -1,0 +1,82 @@
+"""The activity feed item and the push job: the contract between the watch receivers,
+the account API (feed) and push dispatch.
+
+Feed items live at ``users/{uid}/activity/{item_id}`` with an ``expires_at`` TTL. A push
+job names a feed item and carries no personal data: push dispatch reads the item (and the
+user's preferences) when it sends, so a preference change applies to queued jobs too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Category(StrEnum):
+    """Push and feed categories; each can be turned off by the user."""
+
+    MAIL = "mail"
+    DRIVE = "drive"
+    CALENDAR = "calendar"
+
+
+class Kind(StrEnum):
+    """What happened."""
+
+    MAIL_RECEIVED = "mail.received"
+    DRIVE_CREATED = "drive.created"
+    DRIVE_CHANGED = "drive.changed"
+    DRIVE_DELETED = "drive.deleted"
+    CALENDAR_CHANGED = "calendar.changed"
+    CALENDAR_DELETED = "calendar.deleted"
+
+    @property
+    def category(self) -> Category:
+        """The category this kind belongs to."""
+        return Category(self.value.split(".", 1)[0])
+
+
+ACTIVITY_RETENTION = timedelta(days=30)
+
+
+def item_id(kind: Kind, resource_id: str, version: str) -> str:
+    """Deterministic feed item id: the same change recorded twice is one item."""
+    digest = hashlib.sha256(f"{kind.value}|{resource_id}|{version}".encode()).hexdigest()
+    return digest[:32]
+
+
+class ActivityItem(BaseModel):
+    """One entry of the feed: the minimum a notification or the feed list needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    kind: Kind
+    category: Category
+    resource_id: str = Field(description="Gmail message id, Drive file id or Calendar event id.")
+    group_key: str = Field(description="Thread, file or calendar: collapses related pushes.")
+    title: str | None = Field(default=None, description="Subject, file name or event title.")
+    actor: str | None = Field(default=None, description="Sender or the person who changed it.")
+    occurred_at: datetime
+    created_at: datetime
+    expires_at: datetime
+
+
+class PushJob(BaseModel):
+    """Message on the push-jobs topic: which feed item of which user to push."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str = Field(min_length=1, max_length=128)
+    uid: str = Field(min_length=1, max_length=128)
+    item_id: str = Field(min_length=1, max_length=64)
+    kind: Kind
+    created_at: datetime
+
+
+def push_job_id(uid: str, item: str) -> str:
+    """Deterministic job id: one job per (user, feed item), however often it is published."""
+    return hashlib.sha256(f"{uid}|{item}".encode()).hexdigest()[:40]

@@ -1,0 +1,395 @@
+"""Calendar use cases: list, get, create (idempotent), patch and delete events of a user.
+
+Free of I/O: Google is behind the ``CalendarGateway`` port, which speaks Google's own JSON
+shapes and raises ``GoogleFailure``. Here the app's models become Google's and back, and the
+failures that mean something for a use case (duplicate id, stale etag, already deleted) are
+handled before the generic table in ``shared.google_errors`` maps the rest.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from shared.calendar_models import (
+    Attendee,
+    Calendar,
+    CalendarList,
+    Event,
+    EventCreate,
+    EventFields,
+    EventListQuery,
+    EventPage,
+    EventPatch,
+    EventTime,
+    EventTimeIn,
+    InstancesQuery,
+    Reminders,
+    SendUpdates,
+)
+from shared.errors import AppError, ErrorCode
+from shared.google_errors import GoogleFailure, to_app_error
+
+# A user has few calendars; the bound keeps one request's Google calls finite.
+MAX_CALENDAR_PAGES = 10
+
+
+class CalendarGateway(Protocol):
+    """Port: Calendar v3 on behalf of one of our users (Google's JSON in and out)."""
+
+    def list_calendars(self, uid: str, page_token: str | None) -> dict[str, Any]: ...
+
+    def list_events(self, uid: str, calendar_id: str, params: dict[str, Any]) -> dict[str, Any]: ...
+
+    def list_instances(
+        self, uid: str, calendar_id: str, event_id: str, params: dict[str, Any]
+    ) -> dict[str, Any]: ...
+
+    def get_event(self, uid: str, calendar_id: str, event_id: str) -> dict[str, Any]: ...
+
+    def insert_event(
+        self,
+        uid: str,
+        calendar_id: str,
+        body: dict[str, Any],
+        *,
+        send_updates: SendUpdates,
+        conference: bool,
+    ) -> dict[str, Any]: ...
+
+    def patch_event(
+        self,
+        uid: str,
+        calendar_id: str,
+        event_id: str,
+        body: dict[str, Any],
+        *,
+        send_updates: SendUpdates,
+        if_match: str | None,
+    ) -> dict[str, Any]: ...
+
+    def delete_event(
+        self,
+        uid: str,
+        calendar_id: str,
+        event_id: str,
+        *,
+        send_updates: SendUpdates,
+        if_match: str | None,
+    ) -> None: ...
+
+
+class StaleVersion(AppError):
+    """412 whose body also carries the event's current version, so the app can merge."""
+
+    def __init__(self, current: Event | None) -> None:
+        super().__init__(ErrorCode.PRECONDITION_FAILED, "The event changed since you read it.")
+        self.current = current
+
+    def to_body(self) -> dict[str, object]:
+        """The error body plus ``current`` (the event as it is now)."""
+        body = super().to_body()
+        if self.current is not None:
+            body["current"] = self.current.model_dump(mode="json", exclude_none=True)
+        return body
+
+
+@dataclass(frozen=True)
+class Created:
+    """The result of a create: the event, and whether this call made it (else a retry)."""
+
+    event: Event
+    created: bool
+
+
+def event_id_for_key(uid: str, calendar_id: str, key: str) -> str:
+    """The deterministic Google event id of a create with this Idempotency-Key."""
+    digest = hashlib.sha256(f"{uid}\x00{calendar_id}\x00{key}".encode()).digest()
+    return base64.b32hexencode(digest).decode().rstrip("=").lower()
+
+
+def _new_event_id() -> str:
+    return base64.b32hexencode(secrets.token_bytes(20)).decode().rstrip("=").lower()
+
+
+class CalendarService:
+    """The Calendar API's use cases for the authenticated user."""
+
+    def __init__(self, google: CalendarGateway) -> None:
+        self._google = google
+
+    def list_calendars(self, uid: str) -> CalendarList:
+        """Every calendar in the user's list."""
+        items: list[Calendar] = []
+        token: str | None = None
+        for _ in range(MAX_CALENDAR_PAGES):
+            page = _call(functools.partial(self._google.list_calendars, uid, token))
+            items += [calendar_from_google(entry) for entry in page.get("items") or []]
+            token = page.get("nextPageToken")
+            if not token:
+                break
+        return CalendarList(items=items)
+
+    def list_events(self, uid: str, calendar_id: str, query: EventListQuery) -> EventPage:
+        """One page of events in a time range, expanded or as recurring masters."""
+        params: dict[str, Any] = {
+            "maxResults": query.page_size,
+            "singleEvents": query.single_events,
+            "showDeleted": query.show_deleted,
+        }
+        optional = {
+            "timeMin": query.time_min.isoformat() if query.time_min else None,
+            "timeMax": query.time_max.isoformat() if query.time_max else None,
+            "updatedMin": query.updated_min.isoformat() if query.updated_min else None,
+            "pageToken": query.page_token,
+            "q": query.q,
+            "orderBy": {"start_time": "startTime", "updated": "updated"}.get(query.order_by or ""),
+        }
+        params.update({k: v for k, v in optional.items() if v is not None})
+        page = _call(lambda: self._google.list_events(uid, calendar_id, params))
+        return _page(page)
+
+    def list_instances(
+        self, uid: str, calendar_id: str, event_id: str, query: InstancesQuery
+    ) -> EventPage:
+        """One page of the instances of a recurring event."""
+        params: dict[str, Any] = {"maxResults": query.page_size}
+        if query.time_min:
+            params["timeMin"] = query.time_min.isoformat()
+        if query.time_max:
+            params["timeMax"] = query.time_max.isoformat()
+        if query.page_token:
+            params["pageToken"] = query.page_token
+        page = _call(lambda: self._google.list_instances(uid, calendar_id, event_id, params))
+        return _page(page)
+
+    def get_event(self, uid: str, calendar_id: str, event_id: str) -> Event:
+        """One event; a deleted one is not found."""
+        event = event_from_google(_call(lambda: self._google.get_event(uid, calendar_id, event_id)))
+        if event.status == "cancelled":
+            raise AppError(ErrorCode.NOT_FOUND, "No such event.")
+        return event
+
+    def create_event(
+        self,
+        uid: str,
+        calendar_id: str,
+        body: EventCreate,
+        send_updates: SendUpdates,
+        idempotency_key: str | None,
+    ) -> Created:
+        """Create, with an id fixed before the first attempt: a retry never makes two events."""
+        if body.id:
+            event_id = body.id
+        elif idempotency_key:
+            event_id = event_id_for_key(uid, calendar_id, idempotency_key)
+        else:
+            event_id = _new_event_id()
+        resource = {**fields_to_google(body, body.model_fields_set), "id": event_id}
+        resource["start"] = time_to_google(body.start)
+        resource["end"] = time_to_google(body.end)
+        if body.add_conference:
+            resource["conferenceData"] = {
+                "createRequest": {
+                    "requestId": event_id,
+                    "conferenceSolutionKey": {"type": "hangoutsMeet"},
+                }
+            }
+        try:
+            created = self._google.insert_event(
+                uid,
+                calendar_id,
+                resource,
+                send_updates=send_updates,
+                conference=body.add_conference,
+            )
+        except GoogleFailure as failure:
+            if failure.status != 409:
+                raise to_app_error(failure) from None
+            # The id exists: an earlier attempt (ours, or the client's retry) made it.
+            existing = event_from_google(
+                _call(lambda: self._google.get_event(uid, calendar_id, event_id))
+            )
+            if existing.status == "cancelled":
+                raise AppError(ErrorCode.CONFLICT, "An event with this id was deleted.") from None
+            return Created(existing, created=False)
+        return Created(event_from_google(created), created=True)
+
+    def patch_event(
+        self,
+        uid: str,
+        calendar_id: str,
+        event_id: str,
+        body: EventPatch,
+        send_updates: SendUpdates,
+        if_match: str | None,
+    ) -> Event:
+        """Change only the given fields; a stale ``if_match`` answers 412 with the current one."""
+        resource = fields_to_google(body, body.model_fields_set)
+        if body.start is not None and body.end is not None:
+            resource["start"] = time_to_google(body.start)
+            resource["end"] = time_to_google(body.end)
+        try:
+            patched = self._google.patch_event(
+                uid, calendar_id, event_id, resource, send_updates=send_updates, if_match=if_match
+            )
+        except GoogleFailure as failure:
+            raise self._failure(failure, uid, calendar_id, event_id) from None
+        return event_from_google(patched)
+
+    def delete_event(
+        self,
+        uid: str,
+        calendar_id: str,
+        event_id: str,
+        send_updates: SendUpdates,
+        if_match: str | None,
+    ) -> None:
+        """Delete; an event that is already deleted counts as success."""
+        try:
+            self._google.delete_event(
+                uid, calendar_id, event_id, send_updates=send_updates, if_match=if_match
+            )
+        except GoogleFailure as failure:
+            if failure.status == 410:
+                return
+            raise self._failure(failure, uid, calendar_id, event_id) from None
+
+    def _failure(
+        self, failure: GoogleFailure, uid: str, calendar_id: str, event_id: str
+    ) -> AppError:
+        if failure.status != 412:
+            return to_app_error(failure)
+        try:
+            current = event_from_google(self._google.get_event(uid, calendar_id, event_id))
+        except GoogleFailure:
+            current = None
+        return StaleVersion(current)
+
+
+def _call(action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = action()
+    except GoogleFailure as failure:
+        raise to_app_error(failure) from None
+    return result
+
+
+def _page(page: dict[str, Any]) -> EventPage:
+    return EventPage(
+        items=[event_from_google(item) for item in page.get("items") or []],
+        next_page_token=page.get("nextPageToken"),
+        time_zone=page.get("timeZone"),
+    )
+
+
+# Mapping between the app's models and Google's JSON
+
+
+def time_to_google(value: EventTimeIn) -> dict[str, Any]:
+    """An EventTimeIn as Google's EventDateTime."""
+    if value.date is not None:
+        return {"date": value.date.isoformat()}
+    assert value.date_time is not None
+    result: dict[str, Any] = {"dateTime": value.date_time.isoformat()}
+    if value.time_zone:
+        result["timeZone"] = value.time_zone
+    return result
+
+
+def fields_to_google(body: EventFields, given: set[str]) -> dict[str, Any]:
+    """The shared event fields the client gave, in Google's names (None clears)."""
+    result: dict[str, Any] = {}
+    for name in ("summary", "description", "location", "visibility", "transparency", "status"):
+        if name in given:
+            result[name] = getattr(body, name)
+    if "recurrence" in given:
+        result["recurrence"] = body.recurrence
+    if "color_id" in given:
+        result["colorId"] = body.color_id
+    if "attendees" in given and body.attendees is not None:
+        result["attendees"] = [
+            {
+                "email": a.email,
+                **({"displayName": a.display_name} if a.display_name else {}),
+                **({"optional": True} if a.optional else {}),
+            }
+            for a in body.attendees
+        ]
+    if "reminders" in given and body.reminders is not None:
+        result["reminders"] = {
+            "useDefault": body.reminders.use_default,
+            "overrides": [o.model_dump() for o in body.reminders.overrides],
+        }
+    return result
+
+
+def _time(value: Any) -> EventTime | None:
+    if not isinstance(value, dict):
+        return None
+    return EventTime(
+        date=value.get("date"), date_time=value.get("dateTime"), time_zone=value.get("timeZone")
+    )
+
+
+def event_from_google(resource: dict[str, Any]) -> Event:
+    """A Google event resource as the app's Event."""
+    start = _time(resource.get("start"))
+    reminders = resource.get("reminders")
+    return Event(
+        id=str(resource["id"]),
+        status=str(resource.get("status") or "confirmed"),
+        etag=resource.get("etag"),
+        summary=resource.get("summary"),
+        description=resource.get("description"),
+        location=resource.get("location"),
+        start=start,
+        end=_time(resource.get("end")),
+        all_day=bool(start and start.date is not None),
+        recurrence=resource.get("recurrence"),
+        recurring_event_id=resource.get("recurringEventId"),
+        original_start_time=_time(resource.get("originalStartTime")),
+        attendees=[
+            Attendee(
+                email=a["email"],
+                display_name=a.get("displayName"),
+                optional=a.get("optional"),
+                organizer=a.get("organizer"),
+                response_status=a.get("responseStatus"),
+            )
+            for a in resource.get("attendees") or []
+            if isinstance(a, dict) and a.get("email")
+        ],
+        reminders=Reminders(
+            use_default=bool(reminders.get("useDefault")),
+            overrides=reminders.get("overrides") or [],
+        )
+        if isinstance(reminders, dict)
+        else None,
+        visibility=resource.get("visibility"),
+        transparency=resource.get("transparency"),
+        color_id=resource.get("colorId"),
+        organizer_email=(resource.get("organizer") or {}).get("email"),
+        html_link=resource.get("htmlLink"),
+        hangout_link=resource.get("hangoutLink"),
+        created=resource.get("created"),
+        updated=resource.get("updated"),
+    )
+
+
+def calendar_from_google(entry: dict[str, Any]) -> Calendar:
+    """A calendarList entry as the app's Calendar."""
+    return Calendar(
+        id=str(entry["id"]),
+        summary=entry.get("summaryOverride") or entry.get("summary"),
+        description=entry.get("description"),
+        time_zone=entry.get("timeZone"),
+        primary=bool(entry.get("primary")),
+        access_role=entry.get("accessRole"),
+        background_color=entry.get("backgroundColor"),
+    )

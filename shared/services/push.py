@@ -1,0 +1,363 @@
+"""Push dispatch: one push job to each of the user's devices, at most once per device.
+
+For each device a claim ``(job id, device id)`` is created before sending (create-if-absent):
+a duplicate or concurrent delivery of the job finds it and sends nothing. A claim ends as
+``sent``, ``dropped`` (the token is dead; the device is deleted) or ``failed`` (FCM refused
+for a reason a retry cannot fix); it is released when the send failed transiently, and the
+job is then redelivered by Pub/Sub (its retry policy backs off), which sends to the released
+devices only. A claim still ``sending`` whose lease ran out (the sender crashed) may be taken
+over by a later delivery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal, Protocol
+
+from shared.activity import ActivityItem, Category, Kind, PushJob
+from shared.logs import get_logger
+from shared.services.devices import Device
+from shared.services.preferences import Preferences, PreferenceStore, read
+
+log = get_logger(__name__)
+
+MAX_TOKENS_PER_CALL = 500  # send_each_for_multicast's limit
+CLAIM_LEASE = timedelta(minutes=3)  # longer than one send with firebase-admin's retries
+CLAIM_RETENTION = timedelta(days=8)  # longer than Pub/Sub keeps an unacknowledged message
+
+Language = Literal["ko", "en"]
+
+
+@dataclass(frozen=True)
+class CategoryPolicy:
+    """How pushes of one category are delivered."""
+
+    ttl: timedelta  # FCM keeps the message this long for an offline device
+    visible: bool  # False: always data-only (the app refreshes silently)
+    urgent: bool  # Android priority high / APNs priority 10
+
+
+POLICIES: dict[Category, CategoryPolicy] = {
+    Category.MAIL: CategoryPolicy(ttl=timedelta(hours=24), visible=True, urgent=True),
+    Category.DRIVE: CategoryPolicy(ttl=timedelta(hours=24), visible=True, urgent=False),
+    Category.CALENDAR: CategoryPolicy(ttl=timedelta(hours=1), visible=False, urgent=False),
+}
+
+# Generic title and body per kind: shown when previews are off (or the item has no title).
+_TEXTS: dict[Language, dict[Kind, tuple[str, str]]] = {
+    "ko": {
+        Kind.MAIL_RECEIVED: ("새 메일", "새 메일이 도착했습니다."),
+        Kind.DRIVE_CREATED: ("새 파일", "드라이브에 새 파일이 추가되었습니다."),
+        Kind.DRIVE_CHANGED: ("파일 변경", "드라이브의 파일이 변경되었습니다."),
+        Kind.DRIVE_DELETED: ("파일 삭제", "드라이브의 파일이 삭제되었습니다."),
+        Kind.CALENDAR_CHANGED: ("일정 변경", "캘린더 일정이 변경되었습니다."),
+        Kind.CALENDAR_DELETED: ("일정 삭제", "캘린더 일정이 삭제되었습니다."),
+    },
+    "en": {
+        Kind.MAIL_RECEIVED: ("New mail", "You have new mail."),
+        Kind.DRIVE_CREATED: ("New file", "A new file was added to your Drive."),
+        Kind.DRIVE_CHANGED: ("File changed", "A file in your Drive was changed."),
+        Kind.DRIVE_DELETED: ("File deleted", "A file in your Drive was deleted."),
+        Kind.CALENDAR_CHANGED: ("Event changed", "An event in your calendar was changed."),
+        Kind.CALENDAR_DELETED: ("Event deleted", "An event in your calendar was deleted."),
+    },
+}
+_NO_SUBJECT: dict[Language, str] = {"ko": "(제목 없음)", "en": "(no subject)"}
+_MAX_TITLE, _MAX_BODY = 80, 160
+
+
+def language_of(locale: str) -> Language:
+    """English for ``en*`` locales, Korean (the default) for everything else."""
+    return "en" if locale.lower().split("-", 1)[0] == "en" else "ko"
+
+
+@dataclass(frozen=True)
+class PushMessage:
+    """One message for a group of devices, independent of the FCM library."""
+
+    data: dict[str, str]  # ids only: the app fetches details itself
+    title: str | None  # None: data-only (no visible notification)
+    body: str | None
+    collapse_key: str  # one per category and thread/file/calendar; no personal data
+    ttl: timedelta
+    urgent: bool
+
+    @property
+    def data_only(self) -> bool:
+        """True when the message shows nothing and only wakes the app."""
+        return self.title is None
+
+
+def collapse_key(category: Category, group_key: str) -> str:
+    """A short opaque key per thread: the id itself may be long or meaningful."""
+    digest = hashlib.sha256(group_key.encode()).hexdigest()[:16]
+    return f"{category.value}-{digest}"
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def visible_text(item: ActivityItem, language: Language, preview: bool) -> tuple[str, str]:
+    """Title and body of the notification; names and subjects only with previews on."""
+    title, body = _TEXTS[language][item.kind]
+    if not preview:
+        return title, body
+    if item.category is Category.MAIL:
+        sender = _clip(item.actor, _MAX_TITLE) if item.actor else title
+        return sender, _clip(item.title, _MAX_BODY) if item.title else _NO_SUBJECT[language]
+    if item.title:
+        name = _clip(item.title, _MAX_BODY)
+        return title, f"{_clip(item.actor, _MAX_TITLE)}: {name}" if item.actor else name
+    return title, body
+
+
+def build_message(
+    item: ActivityItem, language: Language, *, preview: bool, quiet: bool
+) -> PushMessage:
+    """The message for devices in one language, per the category policy and preferences."""
+    policy = POLICIES[item.category]
+    data = {
+        "kind": item.kind.value,
+        "category": item.category.value,
+        "item_id": item.id,
+        "resource_id": item.resource_id,
+    }
+    visible = policy.visible and not quiet
+    title, body = visible_text(item, language, preview) if visible else (None, None)
+    return PushMessage(
+        data=data,
+        title=title,
+        body=body,
+        collapse_key=collapse_key(item.category, item.group_key),
+        ttl=policy.ttl,
+        # A silent refresh never needs to wake a device at high priority.
+        urgent=policy.urgent and visible,
+    )
+
+
+class SendStatus(StrEnum):
+    """What FCM made of one token."""
+
+    SENT = "sent"
+    TOKEN_DEAD = "token_dead"  # noqa: S105 - UNREGISTERED, SENDER_ID_MISMATCH, bad token
+    RETRY = "retry"  # QUOTA_EXCEEDED, UNAVAILABLE, INTERNAL, network
+    CONFIG_ALARM = "config_alarm"  # THIRD_PARTY_AUTH_ERROR: APNs/web push credentials
+    REJECTED = "rejected"  # anything else: a retry would fail the same way
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The outcome for one token; ``error`` is FCM's error code, safe to log."""
+
+    status: SendStatus
+    error: str | None = None
+
+
+class PushSender(Protocol):
+    """Port: FCM. One result per token, in order; at most ``MAX_TOKENS_PER_CALL`` tokens."""
+
+    def send(self, message: PushMessage, tokens: Sequence[str]) -> list[SendResult]: ...
+
+
+class FeedReader(Protocol):
+    """Port: the feed item a job names."""
+
+    def item(self, uid: str, item_id: str) -> ActivityItem | None: ...
+
+
+class DeviceLister(Protocol):
+    """Port: the user's devices (a subset of ``DeviceStore``)."""
+
+    def of_user(self, uid: str) -> list[Device]: ...
+
+    def delete(
+        self,
+        uid: str,
+        device_id: str,
+        *,
+        token_hash: str | None = None,
+        seen_before: datetime | None = None,
+    ) -> bool: ...
+
+
+class Claim(StrEnum):
+    """The result of trying to claim (job, device)."""
+
+    CLAIMED = "claimed"  # ours to send
+    SETTLED = "settled"  # sent, dropped or failed before: nothing to do
+    BUSY = "busy"  # another delivery is sending right now
+
+
+ClaimEnd = Literal["sent", "dropped", "failed"]
+
+
+class ClaimStore(Protocol):
+    """Port: per (job, device) claims in ``push_claims``."""
+
+    def claim(self, job: PushJob, device_id: str, now: datetime) -> Claim: ...
+
+    def settle(self, job: PushJob, ends: dict[str, ClaimEnd | None], now: datetime) -> None:
+        """Record how each claim ended; None releases it (deleted) for a retry."""
+        ...
+
+
+class RetryLater(Exception):
+    """Some devices still need this job: Pub/Sub must deliver it again."""
+
+
+@dataclass
+class Dispatch:
+    """What one delivery of a job did (for logs and tests)."""
+
+    outcome: str
+    sent: int = 0
+    dropped: int = 0
+    failed: int = 0
+    released: int = 0
+    busy: int = 0
+    data_only: bool = False
+
+
+class PushService:
+    """Sends push jobs to devices via FCM, once per device."""
+
+    def __init__(
+        self,
+        *,
+        feed: FeedReader,
+        preferences: PreferenceStore,
+        devices: DeviceLister,
+        claims: ClaimStore,
+        sender: PushSender,
+        stale_after: timedelta,
+    ) -> None:
+        self._feed = feed
+        self._preferences = preferences
+        self._devices = devices
+        self._claims = claims
+        self._sender = sender
+        self._stale_after = stale_after
+
+    def dispatch(self, job: PushJob, now: datetime) -> Dispatch:
+        """Send the job to every device that has not had it; raise ``RetryLater`` when some
+        devices must be tried again."""
+        item = self._feed.item(job.uid, job.item_id)
+        if item is None or item.expires_at <= now:
+            return self._done(job, Dispatch("item_gone"))
+        policy = POLICIES[item.category]
+        if now - job.created_at > policy.ttl:
+            return self._done(job, Dispatch("job_expired"))
+        preferences = read(self._preferences, job.uid)
+        if not preferences.categories.allows(item.category):
+            return self._done(job, Dispatch("category_off"))
+        devices = self._live_devices(job.uid, now)
+        if not devices:
+            return self._done(job, Dispatch("no_devices"))
+        report = Dispatch("sent", data_only=preferences.is_quiet(now) or not policy.visible)
+        claimed: list[Device] = []
+        for device in devices:
+            claim = self._claims.claim(job, device.device_id, now)
+            if claim is Claim.CLAIMED:
+                claimed.append(device)
+            elif claim is Claim.BUSY:
+                report.busy += 1
+        self._send(job, item, preferences, claimed, now, report)
+        self._done(job, report)
+        if report.released or report.busy:
+            raise RetryLater(f"{report.released} released, {report.busy} busy")
+        return report
+
+    def _live_devices(self, uid: str, now: datetime) -> list[Device]:
+        live = []
+        for device in self._devices.of_user(uid):
+            if device.is_stale(now, self._stale_after):
+                self._devices.delete(uid, device.device_id, seen_before=now - self._stale_after)
+            else:
+                live.append(device)
+        return live
+
+    def _send(
+        self,
+        job: PushJob,
+        item: ActivityItem,
+        preferences: Preferences,
+        claimed: list[Device],
+        now: datetime,
+        report: Dispatch,
+    ) -> None:
+        ends: dict[str, ClaimEnd | None] = {}
+        quiet = preferences.is_quiet(now)
+        try:
+            for language, group in _by_language(claimed):
+                message = build_message(item, language, preview=preferences.preview, quiet=quiet)
+                for chunk in _chunks(group, MAX_TOKENS_PER_CALL):
+                    results = self._sender.send(message, [device.token for device in chunk])
+                    for device, result in zip(chunk, results, strict=True):
+                        ends[device.device_id] = self._end(job, device, result)
+        finally:
+            # Whatever was not sent (an unexpected error mid-way) is released for the retry.
+            for device in claimed:
+                ends.setdefault(device.device_id, None)
+            if ends:
+                self._claims.settle(job, ends, now)
+            report.sent = sum(1 for end in ends.values() if end == "sent")
+            report.dropped = sum(1 for end in ends.values() if end == "dropped")
+            report.failed = sum(1 for end in ends.values() if end == "failed")
+            report.released = sum(1 for end in ends.values() if end is None)
+
+    def _end(self, job: PushJob, device: Device, result: SendResult) -> ClaimEnd | None:
+        if result.status is SendStatus.SENT:
+            return "sent"
+        if result.status is SendStatus.RETRY:
+            log.warning("fcm send failed transiently", extra={"fcm_error": result.error})
+            return None
+        if result.status is SendStatus.TOKEN_DEAD:
+            # Only if the app did not register a fresh token meanwhile.
+            self._devices.delete(job.uid, device.device_id, token_hash=device.token_hash)
+            log.info("removed a device with a dead fcm token", extra={"fcm_error": result.error})
+            return "dropped"
+        if result.status is SendStatus.CONFIG_ALARM:
+            log.error(
+                "fcm third-party credentials rejected (APNs or web push configuration)",
+                extra={"alarm": "fcm_third_party_auth", "fcm_error": result.error},
+            )
+            return "failed"
+        log.error(
+            "fcm rejected a message", extra={"alarm": "fcm_rejected", "fcm_error": result.error}
+        )
+        return "failed"
+
+    def _done(self, job: PushJob, report: Dispatch) -> Dispatch:
+        log.info(
+            "push job handled",
+            extra={
+                "job_id": job.job_id,
+                "kind": job.kind.value,
+                "outcome": report.outcome,
+                "sent": report.sent,
+                "dropped": report.dropped,
+                "failed": report.failed,
+                "released": report.released,
+                "busy": report.busy,
+                "data_only": report.data_only,
+            },
+        )
+        return report
+
+
+def _by_language(devices: list[Device]) -> Iterator[tuple[Language, list[Device]]]:
+    groups: dict[Language, list[Device]] = {}
+    for device in devices:
+        groups.setdefault(language_of(device.locale), []).append(device)
+    yield from groups.items()
+
+
+def _chunks(devices: list[Device], size: int) -> Iterator[list[Device]]:
+    for start in range(0, len(devices), size):
+        yield devices[start : start + size]

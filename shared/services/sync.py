@@ -1,0 +1,192 @@
+"""Coalesced, exactly-once incremental sync of one source (Gmail, Drive or a calendar).
+
+Notifications are hints. Each one marks the source *dirty*; whoever takes the lease runs
+sync passes until the source is clean, so a burst of N notifications costs one or two
+passes, not N. A pass reads changes from Google outside any transaction, then commits the
+feed items, their push jobs (an outbox) and the new cursor in one transaction that first
+checks the cursor is still the one the pass started from: a pass that raced another
+commits nothing. Item ids are deterministic, so a change seen twice is recorded once and
+pushed once. Jobs are published after the commit and then cleared from the outbox; a
+crash in between leaves them in the outbox for the next pass (push dispatch deduplicates
+by job id, so a second publish is harmless).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from shared.activity import ActivityItem, PushJob
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+MAX_PASSES = 5
+COMMIT_CHUNK = 200  # feed items per transaction (Firestore allows 500 writes)
+LEASE = timedelta(seconds=120)
+
+
+class SourceKind(StrEnum):
+    """Where changes come from."""
+
+    GMAIL = "gmail"
+    DRIVE = "drive"
+    CALENDAR = "calendar"
+
+
+@dataclass(frozen=True)
+class SyncKey:
+    """One synced source of one user."""
+
+    uid: str
+    kind: SourceKind
+    calendar_id: str = ""
+
+    @property
+    def doc_id(self) -> str:
+        """Document id of the cursor under ``users/{uid}/cursors``."""
+        if self.kind is SourceKind.CALENDAR:
+            return "calendar-" + hashlib.sha256(self.calendar_id.encode()).hexdigest()[:20]
+        return self.kind.value
+
+
+@dataclass
+class CursorState:
+    """Where the last committed pass left off."""
+
+    cursor: str | None
+    index: dict[str, str] | None = None
+
+
+@dataclass
+class SyncBatch:
+    """What one pass produced: feed items, the cursor to move to, the calendar index."""
+
+    items: list[ActivityItem]
+    cursor: str
+    index: dict[str, str] | None = None
+    notes: dict[str, int] = field(default_factory=dict)
+
+
+class RequestResult(StrEnum):
+    """What a notification led to."""
+
+    RUN = "run"
+    QUEUED = "queued"
+    STALE = "stale"
+    UNKNOWN = "unknown"
+
+
+class SyncStore(Protocol):
+    """Port: cursors, leases, feed items and the outbox (each call one transaction)."""
+
+    def request(
+        self, key: SyncKey, owner: str, now: datetime, lease: timedelta, pushed: int | None
+    ) -> RequestResult: ...
+    def begin_pass(self, key: SyncKey, owner: str) -> CursorState | None: ...
+    def commit(
+        self,
+        key: SyncKey,
+        started_from: CursorState,
+        items: list[ActivityItem],
+        cursor: CursorState | None,
+        now: datetime,
+    ) -> list[PushJob] | None: ...
+    def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool: ...
+    def release(self, key: SyncKey, owner: str) -> None: ...
+    def outbox(self, uid: str) -> list[PushJob]: ...
+    def clear_outbox(self, uid: str, job_ids: Iterable[str]) -> None: ...
+
+
+class Source(Protocol):
+    """Port: reads the changes since a cursor from Google (no Firestore writes)."""
+
+    def fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch: ...
+
+
+class JobPublisher(Protocol):
+    """Port: publishes push jobs to the push-jobs topic."""
+
+    def publish(self, jobs: list[PushJob]) -> None: ...
+
+
+class SyncRunner:
+    """Runs notifications for one kind of source through the lease and the outbox."""
+
+    def __init__(self, store: SyncStore, source: Source, publisher: JobPublisher) -> None:
+        self._store = store
+        self._source = source
+        self._publisher = publisher
+
+    def notify(self, key: SyncKey, pushed: int | None = None) -> RequestResult:
+        """Record that ``key`` may have changes and sync it unless someone else is."""
+        owner = uuid.uuid4().hex
+        result = self._store.request(key, owner, datetime.now(UTC), LEASE, pushed)
+        if result is not RequestResult.RUN:
+            log.info("sync not started", extra={"source": key.kind.value, "result": result.value})
+            return result
+        self._run(key, owner)
+        return result
+
+    def _run(self, key: SyncKey, owner: str) -> None:
+        try:
+            self.flush_outbox(key.uid)
+            for _ in range(MAX_PASSES):
+                state = self._store.begin_pass(key, owner)
+                if state is None:
+                    log.warning("sync lease lost", extra={"source": key.kind.value})
+                    return
+                self._pass(key, state)
+                if not self._store.finish_pass(key, owner, datetime.now(UTC), LEASE):
+                    return
+            log.warning("sync still dirty after max passes", extra={"source": key.kind.value})
+            self._store.release(key, owner)
+        except Exception:
+            self._store.release(key, owner)
+            raise
+
+    def _pass(self, key: SyncKey, state: CursorState) -> None:
+        now = datetime.now(UTC)
+        batch = self._source.fetch(key, state, now)
+        chunks = [
+            batch.items[i : i + COMMIT_CHUNK] for i in range(0, len(batch.items), COMMIT_CHUNK)
+        ]
+        chunks = chunks or [[]]
+        published = 0
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            final = CursorState(batch.cursor, batch.index) if last else None
+            jobs = self._store.commit(key, state, chunk, final, now)
+            if jobs is None:
+                log.info(
+                    "sync pass discarded: cursor moved meanwhile", extra={"source": key.kind.value}
+                )
+                return
+            published += len(jobs)
+            self._publish(key.uid, jobs)
+        log.info(
+            "sync pass committed",
+            extra={
+                "source": key.kind.value,
+                "items": len(batch.items),
+                "jobs": published,
+                **batch.notes,
+            },
+        )
+
+    def _publish(self, uid: str, jobs: list[PushJob]) -> None:
+        if not jobs:
+            return
+        self._publisher.publish(jobs)
+        self._store.clear_outbox(uid, [job.job_id for job in jobs])
+
+    def flush_outbox(self, uid: str) -> int:
+        """Publish jobs a crashed pass committed but did not publish."""
+        jobs = self._store.outbox(uid)
+        self._publish(uid, jobs)
+        return len(jobs)

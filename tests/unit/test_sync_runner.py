@@ -1,0 +1,204 @@
+"""The coalescing sync runner with in-memory fakes of its ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.activity import ACTIVITY_RETENTION, ActivityItem, Kind, PushJob, item_id, push_job_id
+from shared.services.sync import (
+    CursorState,
+    RequestResult,
+    SourceKind,
+    SyncBatch,
+    SyncKey,
+    SyncRunner,
+)
+
+KEY = SyncKey("u1", SourceKind.GMAIL)
+
+
+def _item(n: int) -> ActivityItem:
+    now = datetime.now(UTC)
+    return ActivityItem(
+        id=item_id(Kind.MAIL_RECEIVED, f"m{n}", ""),
+        kind=Kind.MAIL_RECEIVED,
+        category=Kind.MAIL_RECEIVED.category,
+        resource_id=f"m{n}",
+        group_key="t",
+        occurred_at=now,
+        created_at=now,
+        expires_at=now + ACTIVITY_RETENTION,
+    )
+
+
+class MemoryStore:
+    """One cursor document, feed and outbox in memory, with the store's semantics."""
+
+    def __init__(self, cursor: str = "10") -> None:
+        self.cursor = cursor
+        self.dirty = False
+        self.owner: str | None = None
+        self.items: dict[str, ActivityItem] = {}
+        self.outbox_jobs: dict[str, PushJob] = {}
+
+    def request(
+        self, key: SyncKey, owner: str, now: datetime, lease: timedelta, pushed: int | None
+    ) -> RequestResult:
+        if pushed is not None and pushed <= int(self.cursor):
+            return RequestResult.STALE
+        self.dirty = True
+        if self.owner is not None:
+            return RequestResult.QUEUED
+        self.owner = owner
+        return RequestResult.RUN
+
+    def begin_pass(self, key: SyncKey, owner: str) -> CursorState | None:
+        if self.owner != owner:
+            return None
+        self.dirty = False
+        return CursorState(self.cursor)
+
+    def commit(
+        self,
+        key: SyncKey,
+        started_from: CursorState,
+        items: list[ActivityItem],
+        cursor: CursorState | None,
+        now: datetime,
+    ) -> list[PushJob] | None:
+        if started_from.cursor != self.cursor:
+            return None
+        jobs = []
+        for item in items:
+            if item.id in self.items:
+                continue
+            self.items[item.id] = item
+            job = PushJob(
+                job_id=push_job_id(key.uid, item.id),
+                uid=key.uid,
+                item_id=item.id,
+                kind=item.kind,
+                created_at=now,
+            )
+            self.outbox_jobs[job.job_id] = job
+            jobs.append(job)
+        if cursor is not None:
+            self.cursor = str(cursor.cursor)
+        return jobs
+
+    def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool:
+        if self.dirty:
+            return True
+        self.owner = None
+        return False
+
+    def release(self, key: SyncKey, owner: str) -> None:
+        if self.owner == owner:
+            self.owner, self.dirty = None, True
+
+    def outbox(self, uid: str) -> list[PushJob]:
+        return list(self.outbox_jobs.values())
+
+    def clear_outbox(self, uid: str, job_ids: Iterable[str]) -> None:
+        for job_id in job_ids:
+            self.outbox_jobs.pop(job_id, None)
+
+
+class ScriptedSource:
+    """Returns queued batches; can run a hook mid-fetch to simulate a racing notification."""
+
+    def __init__(self, batches: list[SyncBatch]) -> None:
+        self.batches = batches
+        self.calls = 0
+        self.during_fetch: list[object] = []
+
+    def fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch:
+        self.calls += 1
+        for hook in self.during_fetch:
+            hook()  # type: ignore[operator]
+        self.during_fetch = []
+        return self.batches.pop(0)
+
+
+class RecordingPublisher:
+    def __init__(self, fail_times: int = 0) -> None:
+        self.published: list[PushJob] = []
+        self.fail_times = fail_times
+
+    def publish(self, jobs: list[PushJob]) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise RuntimeError("pubsub down")
+        self.published.extend(jobs)
+
+
+def test_one_pass_records_items_jobs_and_cursor() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    source = ScriptedSource([SyncBatch([_item(1), _item(2)], "20")])
+    assert SyncRunner(store, source, publisher).notify(KEY, pushed=15) is RequestResult.RUN
+    assert store.cursor == "20" and len(store.items) == 2
+    assert [job.item_id for job in publisher.published] == list(store.items)
+    assert store.outbox_jobs == {} and store.owner is None
+
+
+def test_stale_and_queued_notifications_do_not_fetch() -> None:
+    store = MemoryStore(cursor="30")
+    source = ScriptedSource([])
+    runner = SyncRunner(store, source, RecordingPublisher())
+    assert runner.notify(KEY, pushed=30) is RequestResult.STALE
+    store.owner = "someone-else"
+    assert runner.notify(KEY, pushed=31) is RequestResult.QUEUED
+    assert source.calls == 0 and store.dirty
+
+
+def test_notification_during_a_pass_causes_exactly_one_more_pass() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    source = ScriptedSource([SyncBatch([_item(1)], "20"), SyncBatch([_item(2)], "25")])
+    runner = SyncRunner(store, source, publisher)
+    source.during_fetch = [lambda: runner.notify(KEY, pushed=21)]  # queued: marks dirty
+    runner.notify(KEY, pushed=11)
+    assert source.calls == 2 and store.cursor == "25"
+    assert len(publisher.published) == 2
+
+
+def test_items_seen_twice_are_recorded_and_pushed_once() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    source = ScriptedSource([SyncBatch([_item(1)], "20"), SyncBatch([_item(1), _item(2)], "30")])
+    runner = SyncRunner(store, source, publisher)
+    runner.notify(KEY, pushed=11)
+    runner.notify(KEY, pushed=21)
+    assert len(store.items) == 2 and len(publisher.published) == 2
+
+
+def test_a_pass_that_raced_another_commits_nothing() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    source = ScriptedSource([SyncBatch([_item(1)], "20")])
+    source.during_fetch = [lambda: setattr(store, "cursor", "19")]  # another instance committed
+    SyncRunner(store, source, publisher).notify(KEY, pushed=11)
+    assert store.cursor == "19" and store.items == {} and publisher.published == []
+
+
+def test_publish_failure_keeps_jobs_in_outbox_and_next_run_sends_them() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher(fail_times=1)
+    source = ScriptedSource([SyncBatch([_item(1)], "20"), SyncBatch([], "21")])
+    runner = SyncRunner(store, source, publisher)
+    with pytest.raises(RuntimeError):
+        runner.notify(KEY, pushed=11)
+    assert store.cursor == "20" and len(store.outbox_jobs) == 1 and store.owner is None
+    runner.notify(KEY, pushed=21)
+    assert len(publisher.published) == 1 and store.outbox_jobs == {}
+
+
+def test_fetch_failure_releases_the_lease_and_leaves_it_dirty() -> None:
+    store = MemoryStore()
+
+    class Failing:
+        def fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch:
+            raise TimeoutError
+
+    with pytest.raises(TimeoutError):
+        SyncRunner(store, Failing(), RecordingPublisher()).notify(KEY, pushed=11)
+    assert store.owner is None and store.dirty and store.cursor == "10"
