@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
 import functions_framework
 from cloudevents.http import CloudEvent
 
 from shared.bootstrap import container
-from shared.errors import AppError, ErrorCode
+from shared.errors import ACCOUNT_NEEDS_USER, AppError
 from shared.logs import execution_scope, get_logger
+from shared.pubsub_message import json_payload
 from shared.services.sync import SourceKind, SyncKey
 
 _app = container()
 log = get_logger(__name__)
 
-_ABANDON = {
-    ErrorCode.GOOGLE_RELINK_REQUIRED,
-    ErrorCode.GOOGLE_NOT_LINKED,
-    ErrorCode.SCOPE_NOT_GRANTED,
-}
-
 
 def parse(data: Any) -> tuple[str, int] | None:
     """(emailAddress, historyId) from the Pub/Sub message, or None when malformed."""
+    body = json_payload(data)
     try:
-        raw = base64.b64decode(data["message"]["data"], validate=True)
-        body = json.loads(raw)
         address, history_id = body["emailAddress"], int(body["historyId"])
-    except (KeyError, TypeError, ValueError, binascii.Error):
+    except (KeyError, TypeError, ValueError):
         return None
     if not isinstance(address, str) or not 3 <= len(address) <= 320 or history_id <= 0:
         return None
@@ -56,7 +47,7 @@ def gmail_receiver(event: CloudEvent) -> None:
                 SyncKey(uid, SourceKind.GMAIL), pushed=history_id
             )
         except AppError as exc:
-            if exc.code in _ABANDON:
+            if exc.code in ACCOUNT_NEEDS_USER:
                 log.info(
                     "gmail notification for an account that cannot sync",
                     extra={"error_code": exc.code.value},

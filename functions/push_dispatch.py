@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +13,7 @@ from pydantic import ValidationError
 from shared.activity import PushJob
 from shared.bootstrap import container
 from shared.logs import execution_scope, get_logger
+from shared.pubsub_message import payload
 from shared.services.push import RetryLater
 
 _app = container()
@@ -26,10 +25,12 @@ _SAFE_ID = re.compile(r"^(?!__.*__$)(?!\.\.?$)[^/]{1,128}$")
 
 def parse(data: Any) -> PushJob | None:
     """The push job in the Pub/Sub message, or None when malformed."""
+    raw = payload(data)
+    if raw is None:
+        return None
     try:
-        raw = base64.b64decode(data["message"]["data"], validate=True)
         job = PushJob.model_validate_json(raw)
-    except (KeyError, TypeError, ValueError, binascii.Error, ValidationError):
+    except ValidationError:
         return None
     if not all(_SAFE_ID.match(value) for value in (job.job_id, job.uid, job.item_id)):
         return None

@@ -3,9 +3,6 @@ stop channels of unlinked users, and reconcile accounts whose pushes never came.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import UTC, datetime
 
 import functions_framework
@@ -13,6 +10,7 @@ from cloudevents.http import CloudEvent
 
 from shared.bootstrap import container
 from shared.logs import execution_scope, get_logger
+from shared.pubsub_message import json_payload
 from shared.services.sync import SourceKind
 
 _app = container()
@@ -23,11 +21,8 @@ TASKS = ("renew", "reconcile")
 
 def task_of(data: object) -> str | None:
     """The task named by the scheduler's message, or None when malformed."""
-    try:
-        body = json.loads(base64.b64decode(data["message"]["data"], validate=True))  # type: ignore[index]
-        task = body["task"]
-    except (KeyError, TypeError, ValueError, binascii.Error):
-        return None
+    body = json_payload(data)
+    task = body.get("task") if isinstance(body, dict) else None
     return task if task in TASKS else None
 
 

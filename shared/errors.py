@@ -26,6 +26,12 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal"
 
 
+# The account cannot be synced until the user acts (re-link or grant a scope); a
+# notification for it is acknowledged, never retried.
+ACCOUNT_NEEDS_USER = frozenset(
+    {ErrorCode.GOOGLE_RELINK_REQUIRED, ErrorCode.GOOGLE_NOT_LINKED, ErrorCode.SCOPE_NOT_GRANTED}
+)
+
 HTTP_STATUS: dict[ErrorCode, HTTPStatus] = {
     ErrorCode.INVALID_REQUEST: HTTPStatus.BAD_REQUEST,
     ErrorCode.UNAUTHENTICATED: HTTPStatus.UNAUTHORIZED,

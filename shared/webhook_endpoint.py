@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shared.bootstrap import Container
-from shared.errors import AppError, ErrorCode
+from shared.errors import ACCOUNT_NEEDS_USER, AppError, ErrorCode
 from shared.http import Caller, Reply, RequestContext, Router
 from shared.logs import get_logger
 from shared.services.sync import SourceKind, SyncKey
@@ -14,11 +14,6 @@ from shared.services.webhooks import authenticate
 log = get_logger(__name__)
 
 _MAX_BODY = 4096  # Google sends an empty body; anything large is not Google
-_ABANDON = {
-    ErrorCode.GOOGLE_RELINK_REQUIRED,
-    ErrorCode.GOOGLE_NOT_LINKED,
-    ErrorCode.SCOPE_NOT_GRANTED,
-}
 
 
 class _NoBearer:
@@ -46,7 +41,7 @@ def channel_router(app: Container, kind: SourceKind) -> Router:
         try:
             app.sync_runner(kind).notify(key)
         except AppError as exc:
-            if exc.code not in _ABANDON:
+            if exc.code not in ACCOUNT_NEEDS_USER:
                 raise
             log.info(
                 "notification for an account that cannot sync", extra={"error_code": exc.code.value}

@@ -74,6 +74,16 @@ class ControlRequest:
     path_params: dict[str, str]
     state: FakeState
 
+    def named_user(self) -> FakeUser | None:
+        """The fake user named by `sub` or `email` in the JSON body or the query string."""
+        sub = self.body.get("sub") or self.args.get("sub")
+        email = self.body.get("email") or self.args.get("email")
+        if isinstance(sub, str) and sub:
+            return self.state.users.get(sub)
+        if isinstance(email, str) and email:
+            return self.state.find_user_by_email(email)
+        return None
+
 
 Handler = Callable[[ApiRequest, S], HandlerResult]
 ControlHandler = Callable[[ControlRequest, S], HandlerResult]

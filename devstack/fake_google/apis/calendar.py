@@ -908,14 +908,7 @@ def channels_stop(request: ApiRequest, data: CalendarData) -> None:
 
 
 def _control_user(request: ControlRequest) -> FakeUser:
-    sub = request.body.get("sub") or request.args.get("sub")
-    email_address = request.body.get("email") or request.args.get("email")
-    state = request.state
-    user = (
-        state.users.get(sub)
-        if sub
-        else (state.find_user_by_email(email_address) if email_address else None)
-    )
+    user = request.named_user()
     if user is None:
         raise GoogleApiError(404, "no such user (give an existing sub or email)", "notFound")
     return user

@@ -493,13 +493,7 @@ def stop_channel(request: ApiRequest, data: DriveData) -> None:
 
 
 def _control_user(request: ControlRequest) -> FakeUser:
-    body = request.body
-    sub, email = body.get("sub"), body.get("email")
-    user = None
-    if isinstance(sub, str):
-        user = request.state.users.get(sub)
-    elif isinstance(email, str):
-        user = request.state.find_user_by_email(email)
+    user = request.named_user()
     if user is None:
         raise ControlError("no such user (give an existing sub or email)", 404)
     return user

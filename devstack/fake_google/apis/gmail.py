@@ -347,13 +347,7 @@ def _publish(state: FakeState, entry: dict[str, Any]) -> None:
 
 
 def _control_mailbox(request: ControlRequest, data: GmailData) -> Mailbox:
-    body = request.body
-    sub, email = body.get("sub"), body.get("email")
-    user = None
-    if isinstance(sub, str):
-        user = request.state.users.get(sub)
-    elif isinstance(email, str):
-        user = request.state.find_user_by_email(email)
+    user = request.named_user()
     if user is None:
         raise ControlError("no such user (give an existing sub or email)", 404)
     return data.mailbox(user)
