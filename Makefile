@@ -9,7 +9,7 @@ UV := $(TOOLS)/uv/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test lint typecheck unit e2e clean source terraform-check
+.PHONY: setup run test lint typecheck unit e2e clean source terraform-check demo bench
 
 setup: $(VENV)/.synced node_modules/.installed $(TOOLS)/chromium.ok
 
@@ -37,6 +37,15 @@ $(TOOLS)/chromium.ok:
 
 run: setup
 	$(PY) -m devstack run
+
+# A guided tour on the same stack as `make run`: starts it (or attach to a running one with
+# `$(PY) -m devstack.demo --attach .devstack/stack.json`), prints a timeline, stops it.
+demo: setup
+	$(PY) -m devstack.demo
+
+# Benchmarks on their own local stack; writes docs/benchmarks.md and docs/benchmarks.json.
+bench: setup
+	$(PY) -m bench
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .

@@ -276,7 +276,7 @@ class Stack:
         """Topics and push subscriptions that deliver to the local functions like Eventarc."""
         api = f"http://{urls.pubsub}/v1/projects/{urls.project_id}"
         for topic in TOPICS:
-            requests.put(f"{api}/topics/{topic}", json={}, timeout=5)
+            requests.put(f"{api}/topics/{topic}", json={}, timeout=30)
         for spec in FUNCTIONS:
             if spec.topic is None:
                 continue
@@ -290,7 +290,7 @@ class Stack:
                     "pushConfig": {"pushEndpoint": push_endpoint},
                     "ackDeadlineSeconds": 30,
                 },
-                timeout=5,
+                timeout=30,
             )
             if response.status_code not in (200, 409):
                 raise RuntimeError(f"creating subscription failed: {response.status_code}")

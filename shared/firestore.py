@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from google.cloud import firestore
+    from google.cloud.firestore_v1.base_query import FieldFilter
 
 
 class Collections:
@@ -45,3 +46,10 @@ def make_client(project_id: str) -> firestore.Client:
     from google.cloud import firestore
 
     return firestore.Client(project=project_id)
+
+
+def where(field: str, op: str, value: object) -> FieldFilter:
+    """A query filter; imported lazily so modules that only name collections stay light."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    return FieldFilter(field, op, value)

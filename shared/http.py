@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 import flask
 from pydantic import BaseModel, ValidationError
 
-from shared.errors import AppError, ErrorCode
+from shared.errors import HTTP_STATUS, AppError, ErrorCode
 from shared.logs import execution_scope, get_logger
 
 log = get_logger(__name__)
@@ -122,6 +122,7 @@ class Router:
     def __init__(self, *, max_body_bytes: int = 64 * 1024) -> None:
         self.routes: list[Route] = []
         self.max_body_bytes = max_body_bytes
+        _json_framework_errors()
 
     def route(
         self, method: str, template: str, *, auth: bool = True
@@ -208,6 +209,24 @@ class Router:
         if allowed:
             raise AppError(ErrorCode.METHOD_NOT_ALLOWED, f"Use one of: {', '.join(allowed)}.")
         raise AppError(ErrorCode.NOT_FOUND, "No such route.")
+
+
+def _json_framework_errors() -> None:
+    """Answer requests that functions-framework rejects before our router (e.g. a path with
+    a newline, which its ``/<path:path>`` rule cannot match) with our JSON error body, not
+    Flask's HTML page. Outside functions-framework this registers nothing."""
+    import functions_framework
+    from werkzeug.exceptions import HTTPException
+
+    @functions_framework.errorhandler(HTTPException)
+    def framework_error(error: HTTPException) -> flask.Response:
+        status = error.code or 400
+        code = next(
+            (code for code, mapped in HTTP_STATUS.items() if int(mapped) == status),
+            ErrorCode.INVALID_REQUEST if status < 500 else ErrorCode.INTERNAL,
+        )
+        message = "No such route." if code is ErrorCode.NOT_FOUND else "Request rejected."
+        return _json_response(AppError(code, message).to_body(), status)
 
 
 def _bearer_token(request: flask.Request) -> str:

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from google.cloud.firestore_v1.base_query import FieldFilter
-
-from shared.firestore import Collections
+from shared.firestore import Collections, where
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -71,15 +69,13 @@ class FirestoreChannelStore:
 
     def of_user(self, uid: str) -> list[Channel]:
         """Every channel of one user."""
-        query = self._db.collection(Collections.CHANNELS).where(
-            filter=FieldFilter("uid", "==", uid)
-        )
+        query = self._db.collection(Collections.CHANNELS).where(filter=where("uid", "==", uid))
         return [_channel(doc.id, doc.to_dict() or {}) for doc in query.stream()]
 
     def expiring_before(self, moment: datetime) -> list[Channel]:
         """Channels that must be renewed now."""
         query = self._db.collection(Collections.CHANNELS).where(
-            filter=FieldFilter("expires_at", "<", moment)
+            filter=where("expires_at", "<", moment)
         )
         return [_channel(doc.id, doc.to_dict() or {}) for doc in query.stream()]
 

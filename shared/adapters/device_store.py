@@ -12,9 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from google.cloud.firestore_v1.base_query import FieldFilter
-
-from shared.firestore import Collections
+from shared.firestore import Collections, where
 from shared.services.devices import Device, token_hash
 
 if TYPE_CHECKING:
@@ -128,7 +126,7 @@ class FirestoreDeviceStore:
         """(uid, device id) of devices of any user last seen before ``cutoff``."""
         query = (
             self._db.collection_group(Collections.DEVICES)
-            .where(filter=FieldFilter("last_seen_at", "<", cutoff))
+            .where(filter=where("last_seen_at", "<", cutoff))
             .order_by("last_seen_at")
             .limit(limit)
         )

@@ -10,9 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from google.cloud.firestore_v1.base_query import FieldFilter
-
-from shared.firestore import Collections
+from shared.firestore import Collections, where
 from shared.services.linking import Grant, LinkResult, LinkStatusView, PendingLink, features_of
 
 if TYPE_CHECKING:
@@ -163,7 +161,7 @@ class FirestoreLinkStore:
 
     def _delete_owned(self, uid: str) -> None:
         for name in Collections.OWNED_BY_UID:
-            query = self._db.collection(name).where(filter=FieldFilter("uid", "==", uid))
+            query = self._db.collection(name).where(filter=where("uid", "==", uid))
             for snapshot in query.stream():
                 self._db.recursive_delete(snapshot.reference)
 

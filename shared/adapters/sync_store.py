@@ -7,18 +7,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from google.cloud.firestore_v1.base_query import FieldFilter
-
 from shared.activity import ActivityItem, Category, PushJob, push_job_id
-from shared.firestore import Collections
+from shared.firestore import Collections, where
 from shared.services.sync import CursorState, RequestResult, SourceKind, SyncKey
 
 if TYPE_CHECKING:
     from google.cloud import firestore
+
+
+_RELEASE_ATTEMPTS = 3
 
 
 def _as_int(value: Any) -> int | None:
@@ -48,6 +50,19 @@ class FirestoreSyncStore:
         from google.cloud import firestore
 
         ref = self.cursor_ref(key)
+        # A plain read settles most of a burst without a transaction: a stale push, or a
+        # lease already held with the dirty flag already set (its holder will run one more
+        # pass that starts after this read, so this notification is covered).
+        seen = ref.get()
+        if not seen.exists:
+            return RequestResult.UNKNOWN
+        current = seen.to_dict() or {}
+        stored_now = _as_int(current.get("cursor"))
+        if pushed is not None and stored_now is not None and pushed <= stored_now:
+            return RequestResult.STALE
+        held = current.get("lease_owner") and (current.get("lease_until") or now) > now
+        if held and current.get("dirty"):
+            return RequestResult.QUEUED
 
         @firestore.transactional
         def request(transaction: firestore.Transaction) -> RequestResult:
@@ -167,7 +182,16 @@ class FirestoreSyncStore:
             if snapshot.exists and (snapshot.to_dict() or {}).get("lease_owner") == owner:
                 transaction.update(ref, {"lease_owner": None, "lease_until": None, "dirty": True})
 
-        release(self._db.transaction())
+        # The failure that brought us here may be contention on this very document: try a
+        # few times, so the next notification need not wait for the lease to run out.
+        for attempt in range(_RELEASE_ATTEMPTS):
+            try:
+                release(self._db.transaction())
+                return
+            except Exception:
+                if attempt == _RELEASE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def outbox(self, uid: str) -> list[PushJob]:
         """Jobs committed but not yet published."""
@@ -201,7 +225,7 @@ class FirestoreSyncStore:
     def of_kind(self, kind: SourceKind) -> Iterator[tuple[SyncKey, dict[str, Any]]]:
         """Every cursor of one kind of source, across users."""
         query = self._db.collection_group(Collections.CURSORS).where(
-            filter=FieldFilter("source", "==", kind.value)
+            filter=where("source", "==", kind.value)
         )
         for snapshot in query.stream():
             data = snapshot.to_dict() or {}
@@ -212,8 +236,8 @@ class FirestoreSyncStore:
         group = self._db.collection_group(Collections.CURSORS)
         seen: set[str] = set()
         for query in (
-            group.where(filter=FieldFilter("last_synced_at", "<", cutoff)),
-            group.where(filter=FieldFilter("dirty", "==", True)),
+            group.where(filter=where("last_synced_at", "<", cutoff)),
+            group.where(filter=where("dirty", "==", True)),
         ):
             for snapshot in query.stream():
                 if snapshot.reference.path in seen:
@@ -255,9 +279,9 @@ class FirestoreFeedReader:
             "id", direction=firestore.Query.DESCENDING
         )
         if since is not None:
-            query = query.where(filter=FieldFilter("created_at", ">", since))
+            query = query.where(filter=where("created_at", ">", since))
         if category is not None:
-            query = query.where(filter=FieldFilter("category", "==", category.value))
+            query = query.where(filter=where("category", "==", category.value))
         if after is not None:
             query = query.start_after({"created_at": after[0], "id": after[1]})
         now = datetime.now(UTC)

@@ -63,6 +63,11 @@ def test_valid_token_returns_own_profile(stack: RunningStack) -> None:
 def test_unknown_route_and_wrong_method(stack: RunningStack) -> None:
     base = stack.function_url("account_api")
     assert requests.get(f"{base}/v1/nope", timeout=10).json()["error"]["code"] == "not_found"
+    # A newline in the path never reaches our router (the framework's rule cannot match it);
+    # the answer is still our JSON error, not Flask's HTML page.
+    odd = requests.get(f"{base}/v1/a%0Ab", timeout=10)
+    assert odd.status_code == 404 and odd.headers["Content-Type"] == "application/json"
+    assert odd.json()["error"]["code"] == "not_found"
     response = requests.post(f"{base}/v1/me", timeout=10)
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"

@@ -1,0 +1,112 @@
+"""``python -m bench`` (``make bench``): start the local stack, run every benchmark, write
+``docs/benchmarks.md`` and ``docs/benchmarks.json``, stop everything it started."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from devstack.stack import REPO_ROOT, Stack
+
+
+def _machine() -> dict[str, str]:
+    memory = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout
+    total = next((line.split()[1] for line in memory.splitlines() if line.startswith("Mem:")), "?")
+    return {
+        "cpus": subprocess.run(
+            ["nproc"], capture_output=True, text=True, check=False
+        ).stdout.strip(),
+        "memory": f"{total} RAM",
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def _step(name: str) -> float:
+    print(f"[bench] {name}...", flush=True)
+    return time.monotonic()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops the stack like Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--runs", type=int, default=3, help="runs per cold start and cost figure")
+    parser.add_argument("--burst-runs", type=int, default=3, help="runs per burst size")
+    parser.add_argument("--bursts", default="10,100,1000", help="Gmail burst sizes")
+    parser.add_argument("--drive-bursts", default="10,100", help="Drive burst sizes")
+    parser.add_argument("--drive-runs", type=int, default=1, help="runs per Drive burst size")
+    parser.add_argument("--accounts", type=int, default=20)
+    parser.add_argument("--per-account", type=int, default=10)
+    parser.add_argument("--mails", type=int, default=50, help="mails for the latency figure")
+    parser.add_argument("--docs", type=Path, default=REPO_ROOT / "docs")
+    parser.add_argument("--workdir", type=Path, default=REPO_ROOT / ".devstack" / "bench")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    # Keep the emulators this command starts its own, whatever the shell exports.
+    for name in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST", "FIREBASE_AUTH_EMULATOR_HOST"):
+        os.environ.pop(name, None)
+    began = time.monotonic()
+    started = _step("starting the local stack")
+    stack = Stack(args.workdir, project_id="demo-uplus-bench")
+    try:
+        urls = stack.start()
+        print(f"[bench] stack up in {time.monotonic() - started:.0f} s", flush=True)
+        from bench import cold_start, cost, load
+        from bench.world import World
+
+        world = World(urls, args.workdir)
+        results: dict[str, Any] = {
+            "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
+            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": _machine(),
+            "runs": args.runs,
+            "drive_runs": args.drive_runs,
+        }
+        _step(f"cold starts ({args.runs} runs of 9 processes)")
+        probe_user = world.linked_user()
+        results["cold_start"] = cold_start.measure(world, probe_user, args.runs)
+        _step("import profiles")
+        results["imports"] = cold_start.imports(world)
+        _step("end-to-end latency")
+        results["latency"] = load.latency(world, args.mails)
+        _step("bursts")
+        sizes = [int(size) for size in args.bursts.split(",")]
+        drive_sizes = [int(size) for size in args.drive_bursts.split(",")]
+        results["bursts"] = load.bursts(
+            world,
+            sizes,
+            drive_sizes,
+            args.accounts,
+            args.per_account,
+            args.burst_runs,
+            args.drive_runs,
+        )
+        _step("cost per notification")
+        results["cost"] = cost.measure(world, args.runs)
+        results["duration_seconds"] = time.monotonic() - began
+        args.docs.mkdir(parents=True, exist_ok=True)
+        from bench import report
+
+        report.write(results, args.docs)
+        print(f"[bench] wrote {args.docs / 'benchmarks.md'} in {results['duration_seconds']:.0f} s")
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
