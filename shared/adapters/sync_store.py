@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-import time
+import contextlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,9 +18,6 @@ from shared.services.sync import CursorState, RequestResult, SourceKind, SyncKey
 
 if TYPE_CHECKING:
     from google.cloud import firestore
-
-
-_RELEASE_ATTEMPTS = 3
 
 
 def _as_int(value: Any) -> int | None:
@@ -43,64 +40,71 @@ class FirestoreSyncStore:
         """The cursor document of one source."""
         return self._user(key.uid).collection(Collections.CURSORS).document(key.doc_id)
 
+    def lease_ref(self, key: SyncKey) -> firestore.DocumentReference:
+        """The lease document of one source: who runs its sync passes, and until when."""
+        return self.cursor_ref(key).collection("lease").document("current")
+
     def request(
         self, key: SyncKey, owner: str, now: datetime, lease: timedelta, pushed: int | None
     ) -> RequestResult:
-        """Mark the source dirty; take the lease when it is free."""
-        from google.cloud import firestore
+        """Take the lease when it is free; otherwise mark the source dirty for its holder.
 
-        ref = self.cursor_ref(key)
-        # A plain read settles most of a burst without a transaction: a stale push, or a
-        # lease already held with the dirty flag already set (its holder will run one more
-        # pass that starts after this read, so this notification is covered).
-        seen = ref.get()
+        No transaction: the lease is claimed with ``create()`` (one wins, the rest get
+        AlreadyExists) and dirty is a blind write, so a burst of notifications does not
+        queue on a transaction lock.
+        """
+        seen = self.cursor_ref(key).get()
         if not seen.exists:
             return RequestResult.UNKNOWN
-        current = seen.to_dict() or {}
-        stored_now = _as_int(current.get("cursor"))
-        if pushed is not None and stored_now is not None and pushed <= stored_now:
+        stored = _as_int((seen.to_dict() or {}).get("cursor"))
+        if pushed is not None and stored is not None and pushed <= stored:
             return RequestResult.STALE
-        held = current.get("lease_owner") and (current.get("lease_until") or now) > now
-        if held and current.get("dirty"):
-            return RequestResult.QUEUED
+        for _ in range(2):
+            if self._claim(key, owner, now, lease):
+                return RequestResult.RUN
+            self.cursor_ref(key).update({"dirty": True})
+            # The holder may have finished between our claim and our dirty write; a second
+            # claim then succeeds. If it fails, the holder's finish sees our dirty flag.
+        return RequestResult.QUEUED
 
-        @firestore.transactional
-        def request(transaction: firestore.Transaction) -> RequestResult:
-            snapshot = ref.get(transaction=transaction)
-            if not snapshot.exists:
-                return RequestResult.UNKNOWN
-            data = snapshot.to_dict() or {}
-            stored = _as_int(data.get("cursor"))
-            if pushed is not None and stored is not None and pushed <= stored:
-                return RequestResult.STALE
-            lease_until = data.get("lease_until")
-            if data.get("lease_owner") and lease_until and lease_until > now:
-                if not data.get("dirty"):
-                    transaction.update(ref, {"dirty": True})
-                return RequestResult.QUEUED
-            transaction.update(
-                ref, {"dirty": True, "lease_owner": owner, "lease_until": now + lease}
-            )
-            return RequestResult.RUN
+    def _claim(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool:
+        from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
 
-        return request(self._db.transaction())
+        ref = self.lease_ref(key)
+        claim = {"owner": owner, "until": now + lease, "uid": key.uid}
+        try:
+            ref.create(claim)
+            return True
+        except AlreadyExists:
+            pass
+        held = ref.get()
+        if held.exists and (held.to_dict() or {}).get("until", now) > now:
+            return False
+        try:
+            if held.exists:  # its holder died: take over, unless someone else just did
+                ref.update(claim, option=self._db.write_option(last_update_time=held.update_time))
+            else:
+                ref.create(claim)
+            return True
+        except (AlreadyExists, FailedPrecondition, NotFound):
+            return False
+
+    def _holds(self, key: SyncKey, owner: str) -> bool:
+        held = self.lease_ref(key).get()
+        return held.exists and (held.to_dict() or {}).get("owner") == owner
 
     def begin_pass(self, key: SyncKey, owner: str) -> CursorState | None:
-        """Clear the dirty flag under our lease and return the cursor to start from."""
-        from google.cloud import firestore
+        """Clear the dirty flag under our lease and return the cursor to start from.
 
+        Clearing before Google is read means every notification marked before this point
+        is covered by the pass about to run.
+        """
+        if not self._holds(key, owner):
+            return None
         ref = self.cursor_ref(key)
-
-        @firestore.transactional
-        def begin(transaction: firestore.Transaction) -> CursorState | None:
-            snapshot = ref.get(transaction=transaction)
-            data = (snapshot.to_dict() or {}) if snapshot.exists else {}
-            if data.get("lease_owner") != owner:
-                return None
-            transaction.update(ref, {"dirty": False})
-            return CursorState(data.get("cursor"), data.get("index"))
-
-        return begin(self._db.transaction())
+        ref.update({"dirty": False})
+        data = ref.get().to_dict() or {}
+        return CursorState(data.get("cursor"), data.get("index"))
 
     def commit(
         self,
@@ -154,44 +158,33 @@ class FirestoreSyncStore:
         """True (lease extended) when notifications arrived meanwhile; else release."""
         from google.cloud import firestore
 
-        ref = self.cursor_ref(key)
+        ref, lease_ref = self.cursor_ref(key), self.lease_ref(key)
 
         @firestore.transactional
         def finish(transaction: firestore.Transaction) -> bool:
-            snapshot = ref.get(transaction=transaction)
-            data = (snapshot.to_dict() or {}) if snapshot.exists else {}
-            if data.get("lease_owner") != owner:
+            cursor, held = transaction.get_all([ref, lease_ref])
+            if not held.exists or (held.to_dict() or {}).get("owner") != owner:
                 return False
-            if data.get("dirty"):
-                transaction.update(ref, {"lease_until": now + lease})
+            if cursor.exists and (cursor.to_dict() or {}).get("dirty"):
+                transaction.update(lease_ref, {"until": now + lease})
                 return True
-            transaction.update(ref, {"lease_owner": None, "lease_until": None})
+            transaction.delete(lease_ref)
             return False
 
         return finish(self._db.transaction())
 
     def release(self, key: SyncKey, owner: str) -> None:
         """Give the lease up (after a failure) and leave the source dirty for a retry."""
-        from google.cloud import firestore
+        from google.api_core.exceptions import FailedPrecondition, NotFound
 
-        ref = self.cursor_ref(key)
-
-        @firestore.transactional
-        def release(transaction: firestore.Transaction) -> None:
-            snapshot = ref.get(transaction=transaction)
-            if snapshot.exists and (snapshot.to_dict() or {}).get("lease_owner") == owner:
-                transaction.update(ref, {"lease_owner": None, "lease_until": None, "dirty": True})
-
-        # The failure that brought us here may be contention on this very document: try a
-        # few times, so the next notification need not wait for the lease to run out.
-        for attempt in range(_RELEASE_ATTEMPTS):
-            try:
-                release(self._db.transaction())
-                return
-            except Exception:
-                if attempt == _RELEASE_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
+        with contextlib.suppress(NotFound):  # the cursor is gone when the user unlinked
+            self.cursor_ref(key).update({"dirty": True})
+        held = self.lease_ref(key).get()
+        if held.exists and (held.to_dict() or {}).get("owner") == owner:
+            with contextlib.suppress(FailedPrecondition, NotFound):
+                self.lease_ref(key).delete(
+                    option=self._db.write_option(last_update_time=held.update_time)
+                )
 
     def outbox(self, uid: str) -> list[PushJob]:
         """Jobs committed but not yet published."""
@@ -215,8 +208,6 @@ class FirestoreSyncStore:
             "cursor": cursor.cursor,
             "index": cursor.index,
             "dirty": False,
-            "lease_owner": None,
-            "lease_until": None,
             "last_synced_at": now,
             **extra,
         }

@@ -12,6 +12,7 @@ import requests
 from tests.e2e.conftest import LinkedUser, RunningStack
 from tests.support.linking import api
 from tests.support.pubsub import collect, eventually, wait_len
+from tests.support.watch import calendar_change, calls, feed, live_channel
 
 EVENT = {
     "summary": "Design review",
@@ -21,19 +22,11 @@ EVENT = {
 
 
 def _change(stack: RunningStack, user: LinkedUser, action: str, **body: Any) -> dict[str, Any]:
-    response = requests.post(
-        f"{stack.urls.fake_google}/_control/calendar/change",
-        json={"sub": user.google["sub"], "action": action, **body},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return dict(response.json())
+    return calendar_change(stack.urls.fake_google, user.google["sub"], action, **body)
 
 
 def _feed(stack: RunningStack, user: LinkedUser) -> list[dict[str, Any]]:
-    return list(
-        api(stack.function_url("account_api"), "GET", "/v1/activity", user.auth).json()["items"]
-    )
+    return feed(stack.function_url("account_api"), user.auth)
 
 
 def _channels(stack: RunningStack) -> list[dict[str, Any]]:
@@ -42,13 +35,11 @@ def _channels(stack: RunningStack) -> list[dict[str, Any]]:
 
 
 def _live_channel(stack: RunningStack) -> dict[str, Any]:
-    live = [c for c in _channels(stack) if not c["stopped"]]
-    assert len(live) == 1, live
-    return live[0]
+    return live_channel(stack.urls.fake_google, "calendar")
 
 
 def _list_calls(stack: RunningStack) -> int:
-    return len([c for c in stack.google.calls() if c["method"] == "calendar.events.list"])
+    return len(calls(stack.urls.fake_google, "calendar.events.list"))
 
 
 def _jobs(stack: RunningStack, expected: int) -> list[dict[str, Any]]:

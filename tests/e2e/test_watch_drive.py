@@ -9,29 +9,19 @@ import requests
 from tests.e2e.conftest import LinkedUser, RunningStack
 from tests.support.linking import api
 from tests.support.pubsub import collect, eventually, wait_len
+from tests.support.watch import drive_file, feed, live_channel
 
 
 def _files(stack: RunningStack, method: str, path: str = "", **body: Any) -> dict[str, Any]:
-    response = requests.request(
-        method, f"{stack.urls.fake_google}/_control/drive/files{path}", json=body, timeout=10
-    )
-    response.raise_for_status()
-    return dict(response.json())
+    return drive_file(stack.urls.fake_google, method, path, **body)
 
 
 def _feed(stack: RunningStack, user: LinkedUser) -> list[dict[str, Any]]:
-    return list(
-        api(stack.function_url("account_api"), "GET", "/v1/activity", user.auth).json()["items"]
-    )
+    return feed(stack.function_url("account_api"), user.auth)
 
 
 def _channel(stack: RunningStack) -> dict[str, Any]:
-    channels = requests.get(f"{stack.urls.fake_google}/_control/drive/channels", timeout=5).json()[
-        "channels"
-    ]
-    live = [c for c in channels if c["live"] and not c["stopped"]]
-    assert len(live) == 1
-    return dict(live[0])
+    return live_channel(stack.urls.fake_google, "drive")
 
 
 def _jobs(stack: RunningStack, expected: int) -> list[dict[str, Any]]:

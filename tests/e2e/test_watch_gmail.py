@@ -10,39 +10,23 @@ import requests
 from tests.e2e.conftest import LinkedUser, RunningStack
 from tests.support.linking import api
 from tests.support.pubsub import collect, eventually, wait_len
+from tests.support.watch import calls, deliver_mail, feed, notify_gmail
 
 
 def _deliver(stack: RunningStack, user: LinkedUser, subject: str, **extra: Any) -> dict[str, Any]:
-    response = requests.post(
-        f"{stack.urls.fake_google}/_control/gmail/deliver",
-        json={
-            "sub": user.google["sub"],
-            "from": "Lee Boss <boss@corp.example>",
-            "subject": subject,
-            **extra,
-        },
-        timeout=10,
-    )
-    response.raise_for_status()
-    return dict(response.json())
+    return deliver_mail(stack.urls.fake_google, user.google["sub"], subject, **extra)
 
 
 def _notify(stack: RunningStack, user: LinkedUser, **extra: Any) -> None:
-    requests.post(
-        f"{stack.urls.fake_google}/_control/gmail/notify",
-        json={"sub": user.google["sub"], **extra},
-        timeout=10,
-    ).raise_for_status()
+    notify_gmail(stack.urls.fake_google, user.google["sub"], **extra)
 
 
 def _feed(stack: RunningStack, user: LinkedUser) -> list[dict[str, Any]]:
-    response = api(stack.function_url("account_api"), "GET", "/v1/activity", user.auth)
-    assert response.status_code == 200, response.text
-    return list(response.json()["items"])
+    return feed(stack.function_url("account_api"), user.auth)
 
 
 def _calls(stack: RunningStack, method: str) -> int:
-    return len([c for c in stack.google.calls() if c["method"] == method])
+    return len(calls(stack.urls.fake_google, method))
 
 
 def _settled_jobs(stack: RunningStack, expected: int) -> list[dict[str, Any]]:
