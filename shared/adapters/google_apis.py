@@ -1,9 +1,8 @@
 """Discovery clients for Google APIs (static discovery, endpoint overrides from settings)
-and the classification of their errors for the sync and watch code."""
+and the HTTP status of their errors for the sync and watch code."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from shared.settings import Settings
@@ -45,18 +44,3 @@ def error_status(exc: BaseException) -> int | None:
     if isinstance(exc, HttpError):
         return int(exc.resp.status)
     return None
-
-
-def error_reason(exc: BaseException) -> str | None:
-    """Google's ``errors[0].reason`` of an ``HttpError`` body, if any."""
-    from googleapiclient.errors import HttpError
-
-    if not isinstance(exc, HttpError):
-        return None
-    try:
-        body = json.loads(exc.content.decode() or "{}")
-        errors = body.get("error", {}).get("errors") or [{}]
-        reason = errors[0].get("reason")
-        return str(reason) if reason else None
-    except (ValueError, AttributeError):
-        return None
