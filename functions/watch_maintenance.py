@@ -40,6 +40,7 @@ def watch_maintenance(event: CloudEvent) -> None:
         now = datetime.now(UTC)
         if task == "renew":
             counts = _app.watch_service.renew_due(now)
+            counts |= _app.watch_service.refresh_calendar_lists()
         elif task == "prune":
             counts = {"pruned": _app.devices.prune_stale(now, PRUNE_BATCH)}
         else:

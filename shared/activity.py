@@ -65,6 +65,13 @@ class ActivityItem(BaseModel):
     occurred_at: datetime
     created_at: datetime
     expires_at: datetime
+    calendar_id: str | None = Field(
+        default=None, description="Calendar items: the calendar the event belongs to."
+    )
+    change: str | None = Field(
+        default=None,
+        description="Calendar items: created, modified, moved, restored or cancelled.",
+    )
 
 
 class PushJob(BaseModel):

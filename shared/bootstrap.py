@@ -129,7 +129,7 @@ class Container:
         return {
             SourceKind.GMAIL: GmailSource(self.google),
             SourceKind.DRIVE: DriveSource(self.google),
-            SourceKind.CALENDAR: CalendarSource(self.google),
+            SourceKind.CALENDAR: CalendarSource(self.google, self.sync_store),
         }
 
     @functools.cached_property
@@ -158,6 +158,7 @@ class Container:
             self.sources[SourceKind.GMAIL],
             {kind: self.sources[kind] for kind in (SourceKind.DRIVE, SourceKind.CALENDAR)},
             is_linked=lambda uid: self.linking.status(uid).status == "linked",
+            calendar_list=self.sources[SourceKind.CALENDAR],
         )
 
     @functools.cached_property

@@ -1,7 +1,9 @@
 """The Calendar API's contract: request and response models, bounded and strict.
 
-Requests forbid unknown fields and bound every size; ids are checked against Google's own
-alphabets before they reach Google. Responses are what the app receives (snake_case).
+Requests forbid unknown fields and bound every size; ids are checked for bounded length and
+safe characters before they reach Google. Responses are what the app receives (snake_case);
+``shared.services.calendar`` builds them tolerantly (a Google value they cannot hold is
+dropped, never an error).
 """
 
 from __future__ import annotations
@@ -19,8 +21,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 CALENDAR_ID_PATTERN = (
     r"^(primary|[A-Za-z0-9._%+#-]{1,128}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){0,8})$"
 )
-# Google's event ids are base32hex (a-v, 0-9); instances add `_<original start>`.
-EVENT_ID_PATTERN = r"^[a-v0-9]{5,1024}(_[0-9]{8}(T[0-9]{6}Z)?)?$"
+# Any id Google gives: events we create are base32hex, but invitations and imports carry
+# others (`_60q30c1g…`), instances add `_<original start>` and a split series `_R<start>`.
+# Checked only for what our side needs: bounded, URL-unreserved characters (safe in a path
+# segment; googleapiclient still escapes it), never `.`/`..` (path dot-segments), which
+# also keeps it a valid Firestore document id.
+EVENT_ID_PATTERN = r"^(?!\.{1,2}$)[A-Za-z0-9._~-]{1,1024}$"
+# Ids a client may choose for a new event: Google accepts only base32hex, 5-1024 chars.
 NEW_EVENT_ID_PATTERN = r"^[a-v0-9]{5,1024}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{8,128}$"
 ETAG_PATTERN = r'^(W/)?"?[A-Za-z0-9+/=._-]{1,128}"?$'

@@ -28,6 +28,8 @@ class Collections:
     CURSORS = "cursors"
     OUTBOX = "outbox"
     GMAIL_ADDRESSES = "gmail_addresses"
+    # Subcollection of users/{uid}/cursors/{calendar}: one record per calendar event.
+    EVENT_RECORDS = "events"
 
     # Top-level collections whose documents carry the owner's ``uid`` field; unlink and
     # erase delete them by query, so every new such collection must be listed here.

@@ -14,40 +14,51 @@ from typing import Any
 from shared.adapters.google_channels import channel_body, stop_channel, watch_grant
 from shared.adapters.google_gateway import GoogleGateway
 from shared.google_errors import GoogleFailure
-from shared.ports.sync import CursorState, SyncBatch, SyncKey
+from shared.ports.sync import CursorState, EventRecords, SyncBatch, SyncKey
 from shared.ports.watches import ChannelRequest, WatchGrant
 from shared.scopes import Feature
-from shared.sources.calendar import full_items, incremental_items
+from shared.sources.calendar import EventRecord, full_pass, ids_to_look_up, incremental_pass
 
 _PAGE_SIZE = 250
+_MAX_LIST_PAGES = 10  # a calendar list of more than 2,500 entries is cut there
+PRIMARY = "primary"
 _CHANNEL_LIFETIME = timedelta(days=7)
 
 
 class CalendarSource:
-    """Reads changes of one calendar since its sync token; opens and stops channels."""
+    """Reads changes of one calendar since its sync token; opens and stops channels; reads
+    the user's calendar list."""
 
-    def __init__(self, gateway: GoogleGateway) -> None:
+    def __init__(self, gateway: GoogleGateway, records: EventRecords) -> None:
         self._gateway = gateway
+        self._records = records
 
     def _call(self, uid: str, make: Any, *, resend_safe: bool = True) -> Any:
         return self._gateway.call(uid, Feature.CALENDAR, make, resend_safe=resend_safe)
 
     def fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch:
         """Incremental changes; a full resync when there is no token or it expired."""
-        index = dict(state.index or {})
         if state.cursor:
             try:
                 events, token = self._pages(key, syncToken=state.cursor, showDeleted=True)
-                items = incremental_items(key, events, index, now)
-                return SyncBatch(items, token or state.cursor, index, {"events": len(events)})
             except GoogleFailure as failure:
                 if failure.status != 410:
                     raise
+            else:
+                known = self._known(self._records.records_of(key, ids_to_look_up(events)))
+                result = incremental_pass(key, events, known, now)
+                notes = {"events": len(events), "skipped_events": result.skipped}
+                return SyncBatch(result.items, token or state.cursor, result.writes, notes)
         events, token = self._pages(key, showDeleted=False)
-        items, current = full_items(key, events, index, now)
-        if state.cursor is None:
-            return SyncBatch([], token, current)  # the first listing reports nothing
-        return SyncBatch(items, token, current, notes={"full_resync": 1})
+        known = self._known(self._records.all_records(key))
+        report = state.cursor is not None  # the first listing reports nothing
+        result = full_pass(key, events, known, now, report=report)
+        notes = {"events": len(events), "full_resync": 1, "skipped_events": result.skipped}
+        return SyncBatch(result.items, token, result.writes, notes)
+
+    @staticmethod
+    def _known(stored: dict[str, dict[str, Any]]) -> dict[str, EventRecord]:
+        return {event_id: EventRecord.from_dict(data) for event_id, data in stored.items()}
 
     def _pages(self, key: SyncKey, **params: Any) -> tuple[list[Any], str]:
         events: list[Any] = []
@@ -68,10 +79,40 @@ class CalendarSource:
                 return events, str(response.get("nextSyncToken") or "")
 
     def start_cursor(self, key: SyncKey, now: datetime) -> CursorState:
-        """The sync token and index of the calendar as it is now (nothing reported)."""
+        """The sync token and event records of the calendar as it is now (nothing reported)."""
         events, token = self._pages(key, showDeleted=False)
-        _, index = full_items(key, events, {}, now)
-        return CursorState(token, index)
+        return CursorState(token, full_pass(key, events, {}, now, report=False).writes)
+
+    def followed_calendars(self, uid: str) -> list[str]:
+        """Ids of the calendars in the user's list that the user can read and has selected.
+
+        ``calendarList.list`` with ``minAccessRole=reader`` leaves out free/busy-only
+        calendars; entries the user unticked (``selected`` false), hid or that are
+        ``deleted`` are not followed
+        (https://developers.google.com/workspace/calendar/api/v3/reference/calendarList).
+        """
+        followed: list[str] = []
+        page_token = None
+        for _ in range(_MAX_LIST_PAGES):
+            response = self._call(
+                uid,
+                lambda s, page_token=page_token: s.calendarList().list(
+                    minAccessRole="reader", maxResults=250, pageToken=page_token
+                ),
+            )
+            for entry in response.get("items") or []:
+                if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+                    continue
+                if entry.get("primary") is True or (
+                    entry.get("selected") is True
+                    and entry.get("deleted") is not True
+                    and entry.get("hidden") is not True
+                ):
+                    followed.append(PRIMARY if entry.get("primary") is True else entry["id"])
+            page_token = response.get("nextPageToken")
+            if not page_token:
+                break
+        return followed
 
     def watch(self, key: SyncKey, cursor: str | None, request: ChannelRequest) -> WatchGrant:
         """``events.watch`` on the key's calendar."""

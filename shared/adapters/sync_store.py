@@ -1,6 +1,7 @@
 """Firestore adapter of the sync ports.
 
-``users/{uid}/cursors/{key}``: cursor, calendar index, dirty flag and lease;
+``users/{uid}/cursors/{key}``: cursor, dirty flag and lease;
+``users/{uid}/cursors/{key}/events/{hash of event id}``: one record per calendar event;
 ``users/{uid}/activity/{item}``: feed items (TTL ``expires_at``);
 ``users/{uid}/outbox/{job}``: push jobs committed but not yet published.
 """
@@ -8,13 +9,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.activity import ActivityItem, Category, PushJob, push_job_id
 from shared.firestore import Collections, where
-from shared.ports.sync import CursorState, RequestResult, SourceKind, SyncKey
+from shared.ports.sync import CursorState, IndexWrite, RequestResult, SourceKind, SyncKey
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -39,6 +41,37 @@ class FirestoreSyncStore:
     def cursor_ref(self, key: SyncKey) -> firestore.DocumentReference:
         """The cursor document of one source."""
         return self._user(key.uid).collection(Collections.CURSORS).document(key.doc_id)
+
+    def record_ref(self, key: SyncKey, event_id: str) -> firestore.DocumentReference:
+        """The record of one calendar event (the id hashed: any id Google gives fits)."""
+        doc_id = hashlib.sha256(event_id.encode()).hexdigest()[:40]
+        return self.cursor_ref(key).collection(Collections.EVENT_RECORDS).document(doc_id)
+
+    def records_of(self, key: SyncKey, event_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored records of these events, read in batches of 300."""
+        wanted = sorted(set(event_ids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 300):
+            refs = [self.record_ref(key, event_id) for event_id in wanted[start : start + 300]]
+            for snapshot in self._db.get_all(refs):
+                data = snapshot.to_dict() if snapshot.exists else None
+                if data and isinstance(data.get("id"), str):
+                    found[data["id"]] = data
+        return found
+
+    def all_records(self, key: SyncKey) -> dict[str, dict[str, Any]]:
+        """Every record of the calendar (one streamed query)."""
+        found: dict[str, dict[str, Any]] = {}
+        for snapshot in self.cursor_ref(key).collection(Collections.EVENT_RECORDS).stream():
+            data = snapshot.to_dict() or {}
+            if isinstance(data.get("id"), str):
+                found[data["id"]] = data
+        return found
+
+    def forget(self, key: SyncKey) -> None:
+        """Delete a source's cursor with its lease and event records (a calendar no longer
+        followed)."""
+        self._db.recursive_delete(self.cursor_ref(key))
 
     def lease_ref(self, key: SyncKey) -> firestore.DocumentReference:
         """The lease document of one source: who runs its sync passes, and until when."""
@@ -104,17 +137,19 @@ class FirestoreSyncStore:
         ref = self.cursor_ref(key)
         ref.update({"dirty": False})
         data = ref.get().to_dict() or {}
-        return CursorState(data.get("cursor"), data.get("index"))
+        return CursorState(data.get("cursor"))
 
     def commit(
         self,
         key: SyncKey,
         started_from: CursorState,
         items: list[ActivityItem],
-        cursor: CursorState | None,
+        index: list[IndexWrite],
+        cursor: str | None,
         now: datetime,
     ) -> list[PushJob] | None:
-        """Record new items and their jobs, and move the cursor, if nobody moved it first."""
+        """Record new items and their jobs, write event records and move the cursor (when
+        given), if nobody moved it first."""
         from google.cloud import firestore
 
         ref = self.cursor_ref(key)
@@ -127,11 +162,14 @@ class FirestoreSyncStore:
             if not snapshot.exists or data.get("cursor") != started_from.cursor:
                 return None
             jobs = self._record(transaction, key.uid, unique, now)
+            for write in index:
+                record = self.record_ref(key, write.event_id)
+                if write.record is None:
+                    transaction.delete(record)
+                else:
+                    transaction.set(record, {"id": write.event_id, **write.record})
             if cursor is not None:
-                update: dict[str, Any] = {"cursor": cursor.cursor, "last_synced_at": now}
-                if cursor.index is not None:
-                    update["index"] = cursor.index
-                transaction.update(ref, update)
+                transaction.update(ref, {"cursor": cursor, "last_synced_at": now})
             return jobs
 
         return commit(self._db.transaction())
@@ -229,11 +267,21 @@ class FirestoreSyncStore:
             "source": key.kind.value,
             "calendar_id": key.calendar_id or None,
             "cursor": cursor.cursor,
-            "index": cursor.index,
             "dirty": False,
             "last_synced_at": now,
             **extra,
         }
+        records = self.cursor_ref(key).collection(Collections.EVENT_RECORDS)
+        if cursor.index or key.kind is SourceKind.CALENDAR:
+            self._db.recursive_delete(records)  # a restart forgets what the old cursor knew
+        for start in range(0, len(cursor.index), 500):
+            batch = self._db.batch()
+            for write in cursor.index[start : start + 500]:
+                if write.record is not None:
+                    batch.set(
+                        self.record_ref(key, write.event_id), {"id": write.event_id, **write.record}
+                    )
+            batch.commit()
         self.cursor_ref(key).set(data)
 
     def cursor_of(self, key: SyncKey) -> dict[str, Any] | None:
@@ -253,6 +301,17 @@ class FirestoreSyncStore:
         for snapshot in query.stream():
             data = snapshot.to_dict() or {}
             yield _key(data), data
+
+    def calendars_of(self, uid: str) -> set[str]:
+        """Ids of the calendars the user's cursors follow."""
+        query = (
+            self._user(uid)
+            .collection(Collections.CURSORS)
+            .where(filter=where("source", "==", SourceKind.CALENDAR.value))
+        )
+        return {
+            str((snapshot.to_dict() or {}).get("calendar_id") or "") for snapshot in query.stream()
+        } - {""}
 
     def needing_reconcile(self, cutoff: datetime) -> Iterator[tuple[SyncKey, dict[str, Any]]]:
         """Cursors not synced since ``cutoff``, or left dirty by a failed or lost pass."""

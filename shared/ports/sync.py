@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared.activity import ActivityItem, PushJob
 
@@ -37,21 +37,35 @@ class SyncKey:
         return self.kind.value
 
 
+@dataclass(frozen=True)
+class IndexWrite:
+    """One per-event record of a calendar to store (``record``) or forget (None).
+
+    Stored one document per event under the calendar's cursor, so the sync state of a
+    calendar never grows one document past Firestore's size and index-entry limits.
+    """
+
+    event_id: str
+    record: dict[str, Any] | None
+
+
 @dataclass
 class CursorState:
-    """Where the last committed pass left off."""
+    """Where the last committed pass left off; ``index``: records to store with a new
+    cursor (a calendar's first listing)."""
 
     cursor: str | None
-    index: dict[str, str] | None = None
+    index: list[IndexWrite] = field(default_factory=list)
 
 
 @dataclass
 class SyncBatch:
-    """What one pass produced: feed items, the cursor to move to, the calendar index."""
+    """What one pass produced: feed items, the cursor to move to, the calendar's record
+    writes (committed after the items, the last chunk with the cursor)."""
 
     items: list[ActivityItem]
     cursor: str
-    index: dict[str, str] | None = None
+    index: list[IndexWrite] = field(default_factory=list)
     notes: dict[str, int] = field(default_factory=dict)
 
 
@@ -67,9 +81,10 @@ class RequestResult(StrEnum):
 class SyncStore(Protocol):
     """Port: cursors, leases, feed items and the outbox.
 
-    ``commit`` and ``finish_pass`` are each one transaction; ``request`` claims the lease
-    with a create-if-absent write and marks the source dirty with blind writes; the others
-    are single reads or writes (a batch for ``clear_outbox``).
+        ``commit`` and ``finish_pass`` are each one transaction (``commit`` moves the cursor only
+    when ``cursor`` is given); ``request`` claims the lease
+        with a create-if-absent write and marks the source dirty with blind writes; the others
+        are single reads or writes (a batch for ``clear_outbox``).
     """
 
     def request(
@@ -81,7 +96,8 @@ class SyncStore(Protocol):
         key: SyncKey,
         started_from: CursorState,
         items: list[ActivityItem],
-        cursor: CursorState | None,
+        index: list[IndexWrite],
+        cursor: str | None,
         now: datetime,
     ) -> list[PushJob] | None: ...
     def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool: ...
@@ -94,6 +110,18 @@ class Source(Protocol):
     """Port: reads the changes since a cursor from Google (no Firestore writes)."""
 
     def fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch: ...
+
+
+class EventRecords(Protocol):
+    """Port: the per-event records of a calendar (reads; writes go through ``commit``)."""
+
+    def records_of(self, key: SyncKey, event_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored records of these events (missing ones absent)."""
+        ...
+
+    def all_records(self, key: SyncKey) -> dict[str, dict[str, Any]]:
+        """Every stored record of the calendar (a full resync compares them all)."""
+        ...
 
 
 class JobPublisher(Protocol):

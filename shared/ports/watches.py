@@ -88,6 +88,22 @@ class CursorRecords(Protocol):
         """Cursors not synced since ``cutoff`` or left dirty."""
         ...
 
+    def calendars_of(self, uid: str) -> set[str]:
+        """Ids of the calendars the user's cursors follow."""
+        ...
+
+    def forget(self, key: SyncKey) -> None:
+        """Delete a source's cursor, lease and event records."""
+        ...
+
+
+class CalendarListReader(Protocol):
+    """Port: the user's calendar list (``calendarList.list``)."""
+
+    def followed_calendars(self, uid: str) -> list[str]:
+        """Calendars to follow: readable and selected (``primary`` for the primary one)."""
+        ...
+
 
 class MailboxWatch(Protocol):
     """Port: the Gmail ``users.getProfile``, ``users.watch`` and ``users.stop`` calls."""

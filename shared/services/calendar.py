@@ -14,10 +14,11 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from shared.calendar_models import (
-    Attendee,
     Calendar,
     CalendarList,
     Event,
@@ -26,14 +27,16 @@ from shared.calendar_models import (
     EventListQuery,
     EventPage,
     EventPatch,
-    EventTime,
     EventTimeIn,
     InstancesQuery,
-    Reminders,
     SendUpdates,
 )
 from shared.errors import AppError, ErrorCode
 from shared.google_errors import GoogleFailure, to_app_error
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+M = TypeVar("M", bound=BaseModel)
 
 # A user has few calendars; the bound keeps one request's Google calls finite.
 MAX_CALENDAR_PAGES = 10
@@ -129,7 +132,8 @@ class CalendarService:
         token: str | None = None
         for _ in range(MAX_CALENDAR_PAGES):
             page = _call(functools.partial(self._google.list_calendars, uid, token))
-            items += [calendar_from_google(entry) for entry in page.get("items") or []]
+            found = map(calendar_from_google, _list(page.get("items")))
+            items += [calendar for calendar in found if calendar is not None]
             token = page.get("nextPageToken")
             if not token:
                 break
@@ -170,7 +174,7 @@ class CalendarService:
 
     def get_event(self, uid: str, calendar_id: str, event_id: str) -> Event:
         """One event; a deleted one is not found."""
-        event = event_from_google(_call(lambda: self._google.get_event(uid, calendar_id, event_id)))
+        event = _event(_call(lambda: self._google.get_event(uid, calendar_id, event_id)))
         if event.status == "cancelled":
             raise AppError(ErrorCode.NOT_FOUND, "No such event.")
         return event
@@ -212,13 +216,11 @@ class CalendarService:
             if failure.status != 409:
                 raise to_app_error(failure) from None
             # The id exists: an earlier attempt (ours, or the client's retry) made it.
-            existing = event_from_google(
-                _call(lambda: self._google.get_event(uid, calendar_id, event_id))
-            )
+            existing = _event(_call(lambda: self._google.get_event(uid, calendar_id, event_id)))
             if existing.status == "cancelled":
                 raise AppError(ErrorCode.CONFLICT, "An event with this id was deleted.") from None
             return Created(existing, created=False)
-        return Created(event_from_google(created), created=True)
+        return Created(_event(created), created=True)
 
     def patch_event(
         self,
@@ -240,7 +242,7 @@ class CalendarService:
             )
         except GoogleFailure as failure:
             raise self._failure(failure, uid, calendar_id, event_id) from None
-        return event_from_google(patched)
+        return _event(patched)
 
     def delete_event(
         self,
@@ -266,8 +268,8 @@ class CalendarService:
         if failure.status != 412:
             return to_app_error(failure)
         try:
-            current = event_from_google(self._google.get_event(uid, calendar_id, event_id))
-        except GoogleFailure:
+            current = _event(self._google.get_event(uid, calendar_id, event_id))
+        except (GoogleFailure, AppError):
             current = None
         return StaleVersion(current)
 
@@ -281,11 +283,42 @@ def _call(action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 
 def _page(page: dict[str, Any]) -> EventPage:
+    items: list[Event] = []
+    dropped = skipped = 0
+    for resource in _list(page.get("items")):
+        try:
+            event, count = event_with_drops(resource)
+        except ValueError:
+            skipped += 1  # no usable id: the app could not address it anyway
+            continue
+        items.append(event)
+        dropped += count
+    _report_drops(dropped, skipped)
+    token, zone = page.get("nextPageToken"), page.get("timeZone")
     return EventPage(
-        items=[event_from_google(item) for item in page.get("items") or []],
-        next_page_token=page.get("nextPageToken"),
-        time_zone=page.get("timeZone"),
+        items=items,
+        next_page_token=token if isinstance(token, str) and token else None,
+        time_zone=zone if isinstance(zone, str) else None,
     )
+
+
+def _report_drops(dropped: int, skipped: int) -> None:
+    """Count (never show) what a Google response held that our models could not."""
+    if dropped or skipped:
+        log.info(
+            "calendar response values dropped",
+            extra={"dropped_values": dropped, "skipped_events": skipped},
+        )
+
+
+def _event(resource: dict[str, Any]) -> Event:
+    """One event of a get/insert/patch answer, tolerantly; 503 when it has no usable id."""
+    try:
+        event, dropped = event_with_drops(resource)
+    except ValueError:
+        raise AppError(ErrorCode.GOOGLE_UNAVAILABLE, "Google answered an unusable event.") from None
+    _report_drops(dropped, 0)
+    return event
 
 
 # Mapping between the app's models and Google's JSON
@@ -329,67 +362,153 @@ def fields_to_google(body: EventFields, given: set[str]) -> dict[str, Any]:
     return result
 
 
-def _time(value: Any) -> EventTime | None:
+def _time(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         return None
-    return EventTime(
-        date=value.get("date"), date_time=value.get("dateTime"), time_zone=value.get("timeZone")
-    )
+    return {
+        "date": value.get("date"),
+        "date_time": value.get("dateTime"),
+        "time_zone": value.get("timeZone"),
+    }
+
+
+def _attendee(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, dict) or not value.get("email"):
+        return None  # Google may list a guest without an email (e.g. a resource or a group)
+    return {
+        "email": value.get("email"),
+        "display_name": value.get("displayName"),
+        "optional": value.get("optional"),
+        "organizer": value.get("organizer"),
+        "response_status": value.get("responseStatus"),
+    }
+
+
+def _reminders(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        return None
+    overrides = value.get("overrides")
+    return {
+        "use_default": value.get("useDefault") is True,
+        "overrides": overrides if isinstance(overrides, list) else [],
+    }
+
+
+def tolerant(model: type[M], candidate: dict[str, Any]) -> tuple[M, int]:
+    """``model`` from ``candidate``, dropping whatever it cannot hold; (model, values dropped).
+
+    A field whose value fails validation is removed (its default applies: absent or null);
+    a failing element of a list is removed from the list. Unknown fields were never copied.
+    Raises ``ValueError`` only when a required field is what failed.
+    """
+    data = dict(candidate)
+    dropped = 0
+    for _ in range(64):  # each round drops at least one value; the bound is a safety net
+        try:
+            return model.model_validate(data), dropped
+        except ValidationError as error:
+            removed = False
+            for problem in error.errors():
+                removed |= _drop(data, problem["loc"])
+            if not removed:
+                raise ValueError("a required field is unusable") from None
+            dropped += 1
+    raise ValueError("too many unusable fields")
+
+
+def _drop(data: dict[str, Any], loc: tuple[int | str, ...]) -> bool:
+    """Remove the value at ``loc``: a list element when the path goes through a list, else
+    the top-level field. False when that field is required."""
+    name = loc[0] if loc else None
+    if not isinstance(name, str) or name not in data:
+        return False
+    if name in _REQUIRED:
+        return False
+    value = data[name]
+    if isinstance(value, list) and len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(value):
+        data[name] = [item for number, item in enumerate(value) if number != loc[1]]
+        return True
+    if isinstance(value, dict) and len(loc) > 1 and isinstance(loc[1], str) and loc[1] in value:
+        nested = dict(value)
+        del nested[loc[1]]
+        data[name] = nested
+        return True
+    del data[name]
+    return True
+
+
+_REQUIRED = frozenset({"id", "status"})  # events and calendars need their id
 
 
 def event_from_google(resource: dict[str, Any]) -> Event:
-    """A Google event resource as the app's Event."""
+    """A Google event resource as the app's Event (values it cannot hold are dropped)."""
+    return event_with_drops(resource)[0]
+
+
+def event_with_drops(resource: Any) -> tuple[Event, int]:
+    """A Google event resource as the app's Event, and how many values were dropped.
+
+    Raises ``ValueError`` when the resource has no usable id.
+    """
+    if not isinstance(resource, dict):
+        raise ValueError("not an event")
     start = _time(resource.get("start"))
-    reminders = resource.get("reminders")
-    return Event(
-        id=str(resource["id"]),
-        status=str(resource.get("status") or "confirmed"),
-        etag=resource.get("etag"),
-        summary=resource.get("summary"),
-        description=resource.get("description"),
-        location=resource.get("location"),
-        start=start,
-        end=_time(resource.get("end")),
-        all_day=bool(start and start.date is not None),
-        recurrence=resource.get("recurrence"),
-        recurring_event_id=resource.get("recurringEventId"),
-        original_start_time=_time(resource.get("originalStartTime")),
-        attendees=[
-            Attendee(
-                email=a["email"],
-                display_name=a.get("displayName"),
-                optional=a.get("optional"),
-                organizer=a.get("organizer"),
-                response_status=a.get("responseStatus"),
-            )
-            for a in resource.get("attendees") or []
-            if isinstance(a, dict) and a.get("email")
+    organizer = resource.get("organizer")
+    status = resource.get("status")
+    candidate = {
+        "id": resource.get("id"),
+        "status": status if isinstance(status, str) and status else "confirmed",
+        "etag": resource.get("etag"),
+        "summary": resource.get("summary"),
+        "description": resource.get("description"),
+        "location": resource.get("location"),
+        "start": start,
+        "end": _time(resource.get("end")),
+        "recurrence": resource.get("recurrence"),
+        "recurring_event_id": resource.get("recurringEventId"),
+        "original_start_time": _time(resource.get("originalStartTime")),
+        "attendees": [
+            found for found in map(_attendee, _list(resource.get("attendees"))) if found is not None
         ],
-        reminders=Reminders(
-            use_default=bool(reminders.get("useDefault")),
-            overrides=reminders.get("overrides") or [],
+        "reminders": _reminders(resource.get("reminders")),
+        "visibility": resource.get("visibility"),
+        "transparency": resource.get("transparency"),
+        "color_id": resource.get("colorId"),
+        "organizer_email": organizer.get("email") if isinstance(organizer, dict) else None,
+        "html_link": resource.get("htmlLink"),
+        "hangout_link": resource.get("hangoutLink"),
+        "created": resource.get("created"),
+        "updated": resource.get("updated"),
+    }
+    candidate = {name: value for name, value in candidate.items() if value is not None}
+    event, dropped = tolerant(Event, candidate)
+    all_day = event.start is not None and event.start.date is not None
+    return event.model_copy(update={"all_day": all_day}), dropped
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def calendar_from_google(entry: Any) -> Calendar | None:
+    """A calendarList entry as the app's Calendar (None without a usable id)."""
+    if not isinstance(entry, dict):
+        return None
+    candidate = {
+        "id": entry.get("id"),
+        "summary": entry.get("summaryOverride") or entry.get("summary"),
+        "description": entry.get("description"),
+        "time_zone": entry.get("timeZone"),
+        "primary": entry.get("primary") is True,
+        "access_role": entry.get("accessRole"),
+        "background_color": entry.get("backgroundColor"),
+    }
+    try:
+        calendar, dropped = tolerant(
+            Calendar, {k: v for k, v in candidate.items() if v is not None}
         )
-        if isinstance(reminders, dict)
-        else None,
-        visibility=resource.get("visibility"),
-        transparency=resource.get("transparency"),
-        color_id=resource.get("colorId"),
-        organizer_email=(resource.get("organizer") or {}).get("email"),
-        html_link=resource.get("htmlLink"),
-        hangout_link=resource.get("hangoutLink"),
-        created=resource.get("created"),
-        updated=resource.get("updated"),
-    )
-
-
-def calendar_from_google(entry: dict[str, Any]) -> Calendar:
-    """A calendarList entry as the app's Calendar."""
-    return Calendar(
-        id=str(entry["id"]),
-        summary=entry.get("summaryOverride") or entry.get("summary"),
-        description=entry.get("description"),
-        time_zone=entry.get("timeZone"),
-        primary=bool(entry.get("primary")),
-        access_role=entry.get("accessRole"),
-        background_color=entry.get("backgroundColor"),
-    )
+    except ValueError:
+        _report_drops(0, 1)
+        return None
+    _report_drops(dropped, 0)
+    return calendar

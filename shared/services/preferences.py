@@ -11,13 +11,15 @@ import re
 import zoneinfo
 from datetime import datetime, time
 from functools import cache
-from typing import Protocol
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.activity import Category
+from shared.calendar_models import CALENDAR_ID_PATTERN
 
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+CalendarId = Annotated[str, Field(max_length=300, pattern=CALENDAR_ID_PATTERN)]
 
 
 @cache
@@ -87,6 +89,16 @@ class Preferences(BaseModel):
         default=True, description="Show sender, subject or file name in the notification text."
     )
     quiet_hours: QuietHours | None = None
+    muted_calendars: list[CalendarId] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Calendar ids (as in /v1/calendars, `primary` for the primary calendar) "
+        "whose changes are not pushed; they still appear in the feed.",
+    )
+
+    def allows_calendar(self, calendar_id: str) -> bool:
+        """Whether changes of this calendar may push."""
+        return calendar_id not in self.muted_calendars
 
     def is_quiet(self, now: datetime) -> bool:
         """Whether pushes at ``now`` must be data-only."""

@@ -132,6 +132,8 @@ def build_message(
         "item_id": item.id,
         "resource_id": item.resource_id,
     }
+    if item.calendar_id:
+        data["calendar_id"] = item.calendar_id
     visible = policy.visible and not quiet
     title, body = visible_text(item, language, preview) if visible else (None, None)
     return PushMessage(
@@ -260,6 +262,8 @@ class PushService:
         preferences = read(self._preferences, job.uid)
         if not preferences.categories.allows(item.category):
             return self._done(job, Dispatch("category_off"))
+        if item.calendar_id and not preferences.allows_calendar(item.calendar_id):
+            return self._done(job, Dispatch("calendar_off"))
         devices = self._live_devices(job.uid, now)
         if not devices:
             return self._done(job, Dispatch("no_devices"))

@@ -16,10 +16,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from shared.activity import PushJob
+from shared.activity import ActivityItem, PushJob
 from shared.logs import get_logger
 from shared.ports.sync import (
     CursorState,
+    IndexWrite,
     JobPublisher,
     RequestResult,
     Source,
@@ -30,7 +31,8 @@ from shared.ports.sync import (
 log = get_logger(__name__)
 
 MAX_PASSES = 5
-COMMIT_CHUNK = 200  # feed items per transaction (Firestore allows 500 writes)
+COMMIT_CHUNK = 200  # feed items per transaction: 2 writes each (Firestore allows 500)
+INDEX_CHUNK = 450  # calendar event records per transaction: 1 write each
 LEASE = timedelta(seconds=120)
 
 
@@ -72,15 +74,23 @@ class SyncRunner:
     def _pass(self, key: SyncKey, state: CursorState) -> None:
         now = datetime.now(UTC)
         batch = self._source.fetch(key, state, now)
-        chunks = [
-            batch.items[i : i + COMMIT_CHUNK] for i in range(0, len(batch.items), COMMIT_CHUNK)
+        # Items first, then record writes, the cursor with the last chunk: a pass cut short
+        # re-reads from the old cursor, finds the same items (same ids, recorded once) and
+        # the records it had not written yet.
+        chunks: list[tuple[list[ActivityItem], list[IndexWrite]]] = [
+            (batch.items[i : i + COMMIT_CHUNK], [])
+            for i in range(0, len(batch.items), COMMIT_CHUNK)
         ]
-        chunks = chunks or [[]]
+        chunks += [
+            ([], batch.index[i : i + INDEX_CHUNK]) for i in range(0, len(batch.index), INDEX_CHUNK)
+        ]
+        chunks = chunks or [([], [])]
         published = 0
-        for index, chunk in enumerate(chunks):
-            last = index == len(chunks) - 1
-            final = CursorState(batch.cursor, batch.index) if last else None
-            jobs = self._store.commit(key, state, chunk, final, now)
+        for number, (items, writes) in enumerate(chunks):
+            last = number == len(chunks) - 1
+            jobs = self._store.commit(
+                key, state, items, writes, batch.cursor if last else None, now
+            )
             if jobs is None:
                 log.info(
                     "sync pass discarded: cursor moved meanwhile", extra={"source": key.kind.value}

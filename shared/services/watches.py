@@ -13,6 +13,7 @@ from shared.errors import ACCOUNT_NEEDS_USER, AppError
 from shared.logs import get_logger
 from shared.ports.sync import CursorState, RequestResult, SourceKind, SyncKey
 from shared.ports.watches import (
+    CalendarListReader,
     Channel,
     ChannelRequest,
     ChannelSource,
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from shared.services.sync import SyncRunner
 
 log = get_logger(__name__)
-
-PRIMARY_CALENDAR = "primary"
 
 
 def _needs_user(exc: Exception) -> bool:
@@ -48,7 +47,9 @@ class WatchService:
         gmail: MailboxWatch,
         channel_sources: dict[SourceKind, ChannelSource],
         is_linked: Callable[[str], bool],
+        calendar_list: CalendarListReader,
     ) -> None:
+        self._calendar_list = calendar_list
         self._settings = settings
         self._channels = channels
         self._cursors = cursors
@@ -65,10 +66,10 @@ class WatchService:
     def start_all(self, uid: str, features: list[Feature]) -> list[str]:
         """Start a watch for each granted feature; failures are logged as alerts (the
         renewal job starts missing watches again). Returns the failed features."""
-        starters: dict[Feature, Callable[[str], None]] = {
+        starters: dict[Feature, Callable[[str], object]] = {
             Feature.GMAIL: self.start_gmail,
             Feature.DRIVE: self.start_drive,
-            Feature.CALENDAR: lambda user: self.start_calendar(user, PRIMARY_CALENDAR),
+            Feature.CALENDAR: self.follow_calendars,
         }
         failed = []
         for feature in features:
@@ -103,6 +104,56 @@ class WatchService:
     def start_calendar(self, uid: str, calendar_id: str) -> None:
         """A channel on one calendar, after a full listing that sets its sync token."""
         self._start_channel(SyncKey(uid, SourceKind.CALENDAR, calendar_id))
+
+    def stop_calendar(self, uid: str, calendar_id: str) -> None:
+        """Stop following one calendar: its channels, its cursor and its event records."""
+        for channel in self._channels.of_user(uid):
+            if channel.source == SourceKind.CALENDAR.value and channel.calendar_id == calendar_id:
+                self.stop_channel(channel)
+        self._cursors.forget(SyncKey(uid, SourceKind.CALENDAR, calendar_id))
+
+    def follow_calendars(self, uid: str) -> dict[str, int]:
+        """Follow exactly the calendars of the user's list that they can read and selected:
+        start the new ones, stop the removed or unticked ones. One calendar failing to start
+        does not stop the others (the next refresh tries it again); the first failure is
+        raised after the others were tried."""
+        wanted = set(self._calendar_list.followed_calendars(uid))
+        followed = self._cursors.calendars_of(uid)
+        counts = {"calendars_started": 0, "calendars_stopped": 0}
+        failure: Exception | None = None
+        for calendar_id in sorted(wanted - followed):
+            try:
+                self.start_calendar(uid, calendar_id)
+                counts["calendars_started"] += 1
+            except Exception as exc:
+                failure = failure or exc
+        for calendar_id in sorted(followed - wanted):
+            self.stop_calendar(uid, calendar_id)
+            counts["calendars_stopped"] += 1
+        if failure is not None:
+            raise failure
+        return counts
+
+    def refresh_calendar_lists(self) -> dict[str, int]:
+        """Re-read the calendar list of every user who follows a calendar (run with the
+        renewal tick): calendars added, removed or unticked start or stop being followed."""
+        counts = {"calendars_started": 0, "calendars_stopped": 0, "calendar_lists_failed": 0}
+        users = sorted({key.uid for key, _ in self._cursors.of_kind(SourceKind.CALENDAR)})
+        for uid in users:
+            if not self._is_linked(uid):
+                continue
+            try:
+                for name, count in self.follow_calendars(uid).items():
+                    counts[name] += count
+            except Exception as exc:
+                if _needs_user(exc):
+                    continue
+                counts["calendar_lists_failed"] += 1
+                log.error(
+                    "calendar list refresh failed",
+                    extra={"alert": "calendar_list_failed", "reason": type(exc).__name__},
+                )
+        return counts
 
     def _start_channel(self, key: SyncKey) -> None:
         now = datetime.now(UTC)

@@ -1,74 +1,318 @@
 """What Calendar event changes mean for the feed (the calls are in
 ``shared.adapters.calendar_source``).
 
-The cursor keeps an index of event id → etag, so a full resync after a gap can tell
-changed events from unchanged ones and find deletions (a full list returns no
-cancellations).
+Every event we have seen has a small record (``EventRecord``: etag, cancelled or not,
+title, start, series), stored one document per event, so a calendar's sync state is
+bounded per document whatever its size. A pass compares what Google listed with those
+records and produces feed items plus the record writes that go with them.
+
+Google's shapes (https://developers.google.com/workspace/calendar/api/v3/reference/events
+and https://developers.google.com/workspace/calendar/api/guides/recurringevents):
+
+- a deleted event comes back on incremental sync with ``status: cancelled`` and possibly
+  nothing but its ``id`` ("Deleted events are only guaranteed to have the id field
+  populated");
+- a cancelled occurrence of a recurring event is an exception ``<master id>_<original
+  start>`` with only ``id``, ``recurringEventId`` and ``originalStartTime`` guaranteed; we
+  never saw that id before, so it is matched to its series;
+- a moved or modified occurrence is an exception with ``recurringEventId`` and
+  ``originalStartTime``;
+- "this and following" changes the master's RRULE and creates a new series;
+- a full list (no sync token, or after 410 Gone) returns no cancelled events, so what is
+  missing from it was deleted.
+
+Every state change of one id is its own item: the item version is the etag Google gave
+that state (or, for a deletion without one, the etag of the state it ended), so created →
+deleted → restored → deleted again is four items.
+
+Response values are read tolerantly: a value of the wrong type counts as absent.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from shared.activity import ACTIVITY_RETENTION, ActivityItem, Kind, item_id
-from shared.ports.sync import SyncKey
+from shared.ports.sync import IndexWrite, SyncKey
 
 _TITLE_MAX = 200
+_INSTANCE_SUFFIX = re.compile(r"^\d{8}(T\d{6}Z)?$")
 
 
-def _updated(event: dict[str, Any], now: datetime) -> datetime:
-    value = event.get("updated")
-    if not value:
+class Change(StrEnum):
+    """What happened to an event, as the feed tells it."""
+
+    CREATED = "created"
+    MODIFIED = "modified"
+    MOVED = "moved"
+    RESTORED = "restored"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """What we keep of one event between passes (one Firestore document each)."""
+
+    etag: str
+    cancelled: bool = False
+    title: str | None = None
+    start: str | None = None
+    series: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored shape."""
+        return {
+            "etag": self.etag,
+            "cancelled": self.cancelled,
+            "title": self.title,
+            "start": self.start,
+            "series": self.series,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EventRecord:
+        """From the stored shape (unknown or odd values read as absent)."""
+        return cls(
+            etag=_text(data.get("etag")) or "",
+            cancelled=data.get("cancelled") is True,
+            title=_text(data.get("title")),
+            start=_text(data.get("start")),
+            series=_text(data.get("series")),
+        )
+
+
+@dataclass
+class CalendarPass:
+    """Items and record writes of one pass; ``skipped`` counts events without a usable id."""
+
+    items: list[ActivityItem] = field(default_factory=list)
+    writes: list[IndexWrite] = field(default_factory=list)
+    skipped: int = 0
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _event_id(event: Any) -> str | None:
+    if not isinstance(event, dict):
+        return None
+    value = _text(event.get("id"))
+    return value if value is not None and len(value) <= 1024 else None
+
+
+def _when(value: Any) -> str | None:
+    """A start/originalStartTime as one comparable string (None when absent or odd)."""
+    if not isinstance(value, dict):
+        return None
+    date_time, date = _text(value.get("dateTime")), _text(value.get("date"))
+    if date_time is not None:
+        try:
+            return datetime.fromisoformat(date_time.replace("Z", "+00:00")).isoformat()
+        except (ValueError, OverflowError):
+            return date_time
+    return date
+
+
+def series_of(event: dict[str, Any]) -> str | None:
+    """The id of the recurring event this one is an occurrence of, if any."""
+    series = _text(event.get("recurringEventId"))
+    if series is not None:
+        return series
+    event_id = _event_id(event) or ""
+    master, _, suffix = event_id.rpartition("_")
+    return master if master and _INSTANCE_SUFFIX.match(suffix) else None
+
+
+def ids_to_look_up(events: Iterable[Any]) -> set[str]:
+    """The ids whose records an incremental pass needs: each event and its series."""
+    wanted: set[str] = set()
+    for event in events:
+        event_id = _event_id(event)
+        if event_id is None:
+            continue
+        wanted.add(event_id)
+        series = series_of(event)
+        if series is not None:
+            wanted.add(series)
+    return wanted
+
+
+def _occurred(event: dict[str, Any], now: datetime) -> datetime:
+    value = _text(event.get("updated"))
+    if value is None:
         return now
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return now
 
 
-def calendar_item(key: SyncKey, event: dict[str, Any], kind: Kind, now: datetime) -> ActivityItem:
-    """A feed item for a changed or deleted event."""
-    event_id = str(event["id"])
-    version = str(event.get("etag") or "") if kind is Kind.CALENDAR_CHANGED else "deleted"
+def _title(value: Any) -> str | None:
+    text = _text(value)
+    return text[:_TITLE_MAX] if text is not None else None
+
+
+def _item(
+    key: SyncKey,
+    event_id: str,
+    kind: Kind,
+    change: Change,
+    version: str,
+    title: str | None,
+    occurred_at: datetime,
+    now: datetime,
+) -> ActivityItem:
     return ActivityItem(
         id=item_id(kind, f"{key.calendar_id}/{event_id}", version),
         kind=kind,
         category=kind.category,
         resource_id=event_id,
         group_key=key.doc_id,
-        title=(str(event.get("summary") or "")[:_TITLE_MAX] or None)
-        if kind is Kind.CALENDAR_CHANGED
-        else None,
+        title=title,
         actor=None,
-        occurred_at=_updated(event, now),
+        occurred_at=occurred_at,
         created_at=now,
         expires_at=now + ACTIVITY_RETENTION,
+        calendar_id=key.calendar_id,
+        change=change.value,
     )
 
 
-def incremental_items(
-    key: SyncKey, events: list[dict[str, Any]], index: dict[str, str], now: datetime
-) -> list[ActivityItem]:
-    """Items for the events of an incremental list; updates ``index`` in place."""
-    items = []
+class _Pass:
+    """One pass over a calendar: records as known now, items and writes so far."""
+
+    def __init__(self, key: SyncKey, known: dict[str, EventRecord], now: datetime) -> None:
+        self.key, self.known, self.now = key, known, now
+        self.result = CalendarPass()
+
+    def _write(self, event_id: str, record: EventRecord | None) -> None:
+        if record is None:
+            self.known.pop(event_id, None)
+        else:
+            self.known[event_id] = record
+        self.result.writes.append(
+            IndexWrite(event_id, record.to_dict() if record is not None else None)
+        )
+
+    def _emit(
+        self,
+        event_id: str,
+        kind: Kind,
+        change: Change,
+        version: str,
+        title: str | None,
+        at: datetime,
+    ) -> None:
+        self.result.items.append(
+            _item(self.key, event_id, kind, change, version, title, at, self.now)
+        )
+
+    def present(self, event: dict[str, Any], event_id: str, *, report: bool) -> None:
+        """An event that exists (any status but cancelled)."""
+        etag = _text(event.get("etag")) or _text(event.get("updated")) or ""
+        record = self.known.get(event_id)
+        if record is not None and not record.cancelled and record.etag == etag and etag:
+            return
+        series = series_of(event)
+        start = _when(event.get("start"))
+        title = _title(event.get("summary"))
+        if title is None and series is not None and series in self.known:
+            title = self.known[series].title
+        self._write(event_id, EventRecord(etag, False, title, start, series))
+        if not report:
+            return
+        if record is not None and record.cancelled:
+            change = Change.RESTORED
+        elif record is not None:
+            change = Change.MOVED if start != record.start else Change.MODIFIED
+        elif series is not None and series in self.known:
+            original = _when(event.get("originalStartTime"))
+            change = Change.MOVED if original is not None and start != original else Change.MODIFIED
+        else:
+            change = Change.CREATED
+        version = etag or f"{change.value}:{record.etag if record else ''}"
+        at = _occurred(event, self.now)
+        self._emit(event_id, Kind.CALENDAR_CHANGED, change, version, title, at)
+
+    def cancelled(self, event: dict[str, Any], event_id: str) -> None:
+        """An event Google lists as cancelled (incremental sync only)."""
+        record = self.known.get(event_id)
+        series = series_of(event)
+        parent = self.known.get(series) if series is not None else None
+        if record is not None and record.cancelled:
+            return  # told already
+        if record is None and (parent is None or parent.cancelled):
+            return  # never seen, nor its series: nothing to tell
+        before = record or parent
+        assert before is not None
+        etag = _text(event.get("etag"))
+        title = (record.title if record else None) or (parent.title if parent else None)
+        self._write(event_id, EventRecord(etag or before.etag, True, title, None, series))
+        version = etag or f"cancelled:{before.etag}"
+        at = _occurred(event, self.now)
+        self._emit(event_id, Kind.CALENDAR_DELETED, Change.CANCELLED, version, title, at)
+
+    def gone(self, event_id: str, record: EventRecord, *, report: bool) -> None:
+        """An event missing from a full list: deleted while we were not told."""
+        self._write(event_id, None)
+        if report and not record.cancelled:
+            version = f"gone:{record.etag}"
+            self._emit(
+                event_id, Kind.CALENDAR_DELETED, Change.CANCELLED, version, record.title, self.now
+            )
+
+
+def incremental_pass(
+    key: SyncKey, events: list[Any], known: dict[str, EventRecord], now: datetime
+) -> CalendarPass:
+    """Items and writes for the events of an incremental list.
+
+    ``known``: the records of at least ``ids_to_look_up(events)`` (absent = never seen).
+    """
+    run = _Pass(key, dict(known), now)
     for event in events:
-        event_id = str(event["id"])
+        event_id = _event_id(event)
+        if event_id is None:
+            run.result.skipped += 1
+        elif event.get("status") == "cancelled":
+            run.cancelled(event, event_id)
+        else:
+            run.present(event, event_id, report=True)
+    return run.result
+
+
+def full_pass(
+    key: SyncKey,
+    events: list[Any],
+    known: dict[str, EventRecord],
+    now: datetime,
+    *,
+    report: bool,
+) -> CalendarPass:
+    """Items and writes for a full list (no cancelled events) against every record.
+
+    ``report`` False (the first listing of a calendar) writes records and tells nothing.
+    Records of events missing from the list are dropped, after a deletion item for those
+    we had not seen cancelled.
+    """
+    run = _Pass(key, dict(known), now)
+    listed: set[str] = set()
+    for event in events:
+        event_id = _event_id(event)
+        if event_id is None:
+            run.result.skipped += 1
+            continue
         if event.get("status") == "cancelled":
-            if index.pop(event_id, None) is not None:  # unseen and gone: nothing to tell
-                items.append(calendar_item(key, event, Kind.CALENDAR_DELETED, now))
-        elif index.get(event_id) != event.get("etag"):
-            index[event_id] = str(event.get("etag") or "")
-            items.append(calendar_item(key, event, Kind.CALENDAR_CHANGED, now))
-    return items
-
-
-def full_items(
-    key: SyncKey, events: list[dict[str, Any]], index: dict[str, str], now: datetime
-) -> tuple[list[ActivityItem], dict[str, str]]:
-    """Items for a full list compared with the stored index, and the new index."""
-    current = {str(event["id"]): str(event.get("etag") or "") for event in events}
-    items: list[ActivityItem] = []
-    for event in events:
-        if index.get(str(event["id"])) != current[str(event["id"])]:
-            items.append(calendar_item(key, event, Kind.CALENDAR_CHANGED, now))
-    for gone in sorted(set(index) - set(current)):
-        items.append(calendar_item(key, {"id": gone}, Kind.CALENDAR_DELETED, now))
-    return items, current
+            continue  # a full list has none; if Google sends one, it is not "listed"
+        listed.add(event_id)
+        run.present(event, event_id, report=report)
+    for event_id in sorted(set(known) - listed):
+        run.gone(event_id, known[event_id], report=report)
+    return run.result

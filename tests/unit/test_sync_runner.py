@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.activity import ACTIVITY_RETENTION, ActivityItem, Kind, PushJob, item_id, push_job_id
-from shared.ports.sync import CursorState, RequestResult, SourceKind, SyncBatch, SyncKey
+from shared.ports.sync import (
+    CursorState,
+    IndexWrite,
+    RequestResult,
+    SourceKind,
+    SyncBatch,
+    SyncKey,
+)
 from shared.services.sync import SyncRunner
 
 KEY = SyncKey("u1", SourceKind.GMAIL)
@@ -37,6 +44,8 @@ class MemoryStore:
         self.owner: str | None = None
         self.items: dict[str, ActivityItem] = {}
         self.outbox_jobs: dict[str, PushJob] = {}
+        self.records: dict[str, dict[str, object]] = {}
+        self.commits: list[tuple[int, int, str | None]] = []
 
     def request(
         self, key: SyncKey, owner: str, now: datetime, lease: timedelta, pushed: int | None
@@ -60,11 +69,18 @@ class MemoryStore:
         key: SyncKey,
         started_from: CursorState,
         items: list[ActivityItem],
-        cursor: CursorState | None,
+        index: list[IndexWrite],
+        cursor: str | None,
         now: datetime,
     ) -> list[PushJob] | None:
         if started_from.cursor != self.cursor:
             return None
+        self.commits.append((len(items), len(index), cursor))
+        for write in index:
+            if write.record is None:
+                self.records.pop(write.event_id, None)
+            else:
+                self.records[write.event_id] = write.record
         jobs = []
         for item in items:
             if item.id in self.items:
@@ -80,7 +96,7 @@ class MemoryStore:
             self.outbox_jobs[job.job_id] = job
             jobs.append(job)
         if cursor is not None:
-            self.cursor = str(cursor.cursor)
+            self.cursor = cursor
         return jobs
 
     def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool:
@@ -196,3 +212,20 @@ def test_fetch_failure_releases_the_lease_and_leaves_it_dirty() -> None:
     with pytest.raises(TimeoutError):
         SyncRunner(store, Failing(), RecordingPublisher()).notify(KEY, pushed=11)
     assert store.owner is None and store.dirty and store.cursor == "10"
+
+
+def test_large_batches_commit_items_then_records_and_move_the_cursor_last() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    writes = [IndexWrite(f"e{n}", {"etag": str(n)}) for n in range(1000)]
+    items = [_item(n) for n in range(250)]
+    SyncRunner(store, ScriptedSource([SyncBatch(items, "20", writes)]), publisher).notify(
+        KEY, pushed=11
+    )
+    assert store.commits == [
+        (200, 0, None),
+        (50, 0, None),
+        (0, 450, None),
+        (0, 450, None),
+        (0, 100, "20"),
+    ]
+    assert len(store.records) == 1000 and store.cursor == "20" and len(publisher.published) == 250
