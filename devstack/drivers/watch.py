@@ -104,3 +104,13 @@ def link_status(account_api: str, user: AuthUser) -> str:
     )
     assert response.status_code == 200, response.text
     return str(response.json()["status"])
+
+
+def calendar_control(fake_google: str, route: str, sub: str, **body: Any) -> dict[str, Any]:
+    """POST to a fake Calendar control route (``seed``, ``calendars/remove``, …) for a
+    Google user: calendars added to or removed from their list, odd events."""
+    response = requests.post(
+        f"{fake_google}/_control/calendar/{route}", json={"sub": sub, **body}, timeout=10
+    )
+    response.raise_for_status()
+    return dict(response.json())

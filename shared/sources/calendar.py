@@ -107,13 +107,15 @@ def _event_id(event: Any) -> str | None:
 
 
 def _when(value: Any) -> str | None:
-    """A start/originalStartTime as one comparable string (None when absent or odd)."""
+    """A start/originalStartTime as one comparable string, the instant in UTC (None when
+    absent or odd)."""
     if not isinstance(value, dict):
         return None
     date_time, date = _text(value.get("dateTime")), _text(value.get("date"))
     if date_time is not None:
         try:
-            return datetime.fromisoformat(date_time.replace("Z", "+00:00")).isoformat()
+            moment = datetime.fromisoformat(date_time.replace("Z", "+00:00"))
+            return moment.astimezone(UTC).isoformat() if moment.tzinfo else moment.isoformat()
         except (ValueError, OverflowError):
             return date_time
     return date

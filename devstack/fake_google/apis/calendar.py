@@ -23,7 +23,7 @@ import secrets
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,8 +33,11 @@ from devstack.fake_google.errors import GoogleApiError
 from devstack.fake_google.registry import ApiModule, ApiRequest, ControlRequest
 from devstack.fake_google.state import FakeState, FakeUser
 
-EVENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")
-INSTANCE_ID = re.compile(r"^(?P<master>[a-v0-9]{5,1024})_(?P<stamp>\d{8}(T\d{6}Z)?)$")
+EVENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")  # what a client may choose on insert
+# Ids Google gives events that arrive by invitation or import are not base32hex
+# (e.g. `_60q30c1g…`); the control routes may create them, as "another client" would.
+FOREIGN_EVENT_ID = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+INSTANCE_ID = re.compile(r"^(?P<master>[A-Za-z0-9_]{1,1024})_(?P<stamp>\d{8}(T\d{6}Z)?)$")
 CHANNEL_LIFETIME_MS = 7 * 24 * 3600 * 1000
 DEFAULT_TIME_ZONE = "UTC"
 # Fields Google computes; a client cannot set them on insert, update or patch.
@@ -66,6 +69,11 @@ class FakeCalendar:
     primary: bool = False
     access_role: str = "owner"
     description: str | None = None
+    selected: bool = True
+    hidden: bool = False
+    # Incremental lists show cancelled events as only id and status (the least Google
+    # promises for a deleted event), to prove readers need nothing more.
+    bare_cancellations: bool = False
     events: dict[str, StoredEvent] = field(default_factory=dict)
     # Bumped to invalidate every sync token issued so far (410 fullSyncRequired).
     sync_epoch: int = 0
@@ -90,6 +98,10 @@ class FakeCalendar:
         }
         if self.primary:
             entry["primary"] = True
+        if self.selected:
+            entry["selected"] = True  # Google omits false booleans
+        if self.hidden:
+            entry["hidden"] = True
         if self.description:
             entry["description"] = self.description
         return entry
@@ -432,7 +444,23 @@ def _changed_since(calendar: FakeCalendar, token: str) -> tuple[list[dict[str, A
     changed = sorted(
         (e for e in calendar.events.values() if e.seq > since), key=lambda stored: stored.seq
     )
-    return [e.resource for e in changed], since
+    return [_as_changed(e.resource, calendar.bare_cancellations) for e in changed], since
+
+
+def _as_changed(resource: dict[str, Any], bare: bool) -> dict[str, Any]:
+    """An event as an incremental list shows it: a cancelled exception with only the fields
+    Google guarantees for it (id, recurringEventId, originalStartTime), a deleted event as
+    stored. Events/resource: "Cancelled exceptions are only guaranteed to have values for
+    the id, recurringEventId and originalStartTime fields populated"
+    (https://developers.google.com/workspace/calendar/api/v3/reference/events)."""
+    if resource.get("status") != "cancelled":
+        return resource
+    if bare:
+        return {"kind": resource.get("kind"), "id": resource["id"], "status": "cancelled"}
+    if not resource.get("recurringEventId"):
+        return resource
+    keep = ("kind", "etag", "id", "status", "recurringEventId", "originalStartTime")
+    return {k: resource[k] for k in keep if k in resource}
 
 
 def list_events(calendar: FakeCalendar, data: CalendarData, query: dict[str, Any]) -> dict:
@@ -543,13 +571,17 @@ def insert_event(
     body: Any,
     query: dict[str, Any],
     now: float,
+    *,
+    foreign_id: bool = False,
 ) -> dict[str, Any]:
-    """events.insert: validate, fill server fields, store."""
+    """events.insert: validate, fill server fields, store (``foreign_id``: an id of the
+    kind Google gives invitations and imports, for control routes)."""
     if not isinstance(body, dict):
         raise _invalid("The request body must be an event.")
     event_id = body.get("id")
     if event_id is not None:
-        if not isinstance(event_id, str) or not EVENT_ID.match(event_id):
+        pattern = FOREIGN_EVENT_ID if foreign_id else EVENT_ID
+        if not isinstance(event_id, str) or not pattern.match(event_id):
             raise _invalid("Invalid resource id value.")
         if event_id in calendar.events:
             raise GoogleApiError(409, "The requested identifier already exists.", "duplicate")
@@ -660,6 +692,83 @@ def delete_event(
                 _store(data, calendar, exception, now, query.get("sendUpdates"))
 
 
+def store_raw(data: CalendarData, calendar: FakeCalendar, body: Any, now: float) -> dict[str, Any]:
+    """Store an event resource as given (only etag and updated set): odd field values that
+    a real calendar can hold (other clients, imports, future API fields)."""
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+        raise _invalid("a raw event needs a string id")
+    return _store(data, calendar, copy.deepcopy(body), now, None)
+
+
+def _with_until(line: str, until: str) -> str:
+    if not line.upper().startswith("RRULE:"):
+        return line
+    parts = [p for p in line[6:].split(";") if p.split("=")[0].upper() not in ("COUNT", "UNTIL")]
+    return "RRULE:" + ";".join([*parts, f"UNTIL={until}"])
+
+
+def split_series(
+    data: CalendarData,
+    calendar: FakeCalendar,
+    user: FakeUser,
+    master_id: str,
+    instance_id: str,
+    changes: dict[str, Any],
+    now: float,
+) -> dict[str, Any]:
+    """ "This and following": the series ends before `instance_id` (its RRULE gets an UNTIL,
+    its later exceptions are cancelled) and a new series `<id>_R<start>` starts there, as
+    Google's own clients split a recurring event."""
+    stored = calendar.events.get(master_id)
+    if stored is None or not stored.resource.get("recurrence"):
+        raise _not_found()
+    master = copy.deepcopy(stored.resource)
+    instances = _instances(calendar, master, None)
+    index = next((n for n, i in enumerate(instances) if i["id"] == instance_id), None)
+    if index is None or index == 0:
+        raise _invalid("instanceId must be a later occurrence of the series")
+    split = instances[index]
+    moment = _parse_time(split["originalStartTime"], "start")
+    if isinstance(moment, datetime):
+        until = (moment.astimezone(UTC) - timedelta(seconds=1)).strftime("%Y%m%dT%H%M%SZ")
+    else:
+        until = (moment - timedelta(days=1)).strftime("%Y%m%d")
+    remaining = len(instances) - index
+    new = {k: copy.deepcopy(v) for k, v in master.items() if k not in _READ_ONLY}
+    new.pop("status", None)
+    new["id"] = f"{master_id}_R{_stamp(moment).rstrip('Z')}"
+    duration = _parse_time(master["end"], "end") - _parse_time(master["start"], "start")
+    new["start"] = _format_time(moment, master["start"])
+    new["end"] = _format_time(moment + duration, master["end"])
+    new["recurrence"] = [
+        _count(line, remaining) for line in master["recurrence"] if not line.startswith("EXDATE")
+    ]
+    _merge(new, changes)
+    master["recurrence"] = [_with_until(line, until) for line in master["recurrence"]]
+    master["sequence"] = int(master.get("sequence", 0)) + 1
+    _store(data, calendar, master, now, None)
+    for exception in list(calendar.events.values()):
+        resource = exception.resource
+        if resource.get("recurringEventId") != master_id or resource["status"] == "cancelled":
+            continue
+        started = _parse_time(resource["originalStartTime"], "start")
+        if _as_instant(started, calendar.zone) >= _as_instant(moment, calendar.zone):
+            resource["status"] = "cancelled"
+            _store(data, calendar, resource, now, None)
+    return insert_event(data, calendar, user, new, {}, now, foreign_id=True)
+
+
+def _count(line: str, remaining: int) -> str:
+    """The series' rule for the new series: what is left of a COUNT, UNTIL kept."""
+    if not line.upper().startswith("RRULE:"):
+        return line
+    parts = line[6:].split(";")
+    if not any(p.upper().startswith("COUNT=") for p in parts):
+        return line
+    kept = [p for p in parts if not p.upper().startswith("COUNT=")]
+    return "RRULE:" + ";".join([*kept, f"COUNT={remaining}"])
+
+
 # Push channels
 
 
@@ -727,12 +836,20 @@ def _changed(
 # API handlers
 
 
+_ROLES = ("freeBusyReader", "reader", "writer", "owner")
+
+
 @module.handler("calendar.calendarList.list")
 def calendar_list(request: ApiRequest, data: CalendarData) -> dict[str, Any]:
     """The caller's calendars."""
     user = request.caller
     _ensure_primary(data, user)
     owned = [c for (sub, _), c in data.calendars.items() if sub == user.sub]
+    wanted_role = str(request.query.get("minAccessRole") or "freeBusyReader")
+    if wanted_role not in _ROLES:
+        raise _invalid("Invalid minAccessRole value.")
+    least = _ROLES.index(wanted_role)
+    owned = [c for c in owned if _ROLES.index(c.access_role) >= least]
     owned.sort(key=lambda c: (not c.primary, c.id))
     entries = [c.to_list_entry(data.seq) for c in owned]
     page, next_token, snapshot = _page(entries, request.query, data.seq)
@@ -937,6 +1054,11 @@ def seed(request: ControlRequest, data: CalendarData) -> dict[str, Any]:
         calendar.time_zone = spec.get("timeZone") or calendar.time_zone
         calendar.access_role = spec.get("accessRole") or calendar.access_role
         calendar.description = spec.get("description") or calendar.description
+        calendar.selected = bool(spec.get("selected", calendar.selected))
+        calendar.hidden = bool(spec.get("hidden", calendar.hidden))
+        calendar.bare_cancellations = bool(
+            spec.get("bareCancellations", calendar.bare_cancellations)
+        )
         data.calendars[(user.sub, calendar_id)] = calendar
         calendar_ids.append(calendar_id)
     events = []
@@ -949,7 +1071,10 @@ def seed(request: ControlRequest, data: CalendarData) -> dict[str, Any]:
 
 @module.control("/change")
 def change_from_elsewhere(request: ControlRequest, data: CalendarData) -> dict[str, Any]:
-    """A change "from another device": insert, patch or delete, then notify channels."""
+    """A change "from another device", then notify channels: `insert` (any id Google could
+    give, e.g. an invitation's), `patch` (`{"status": "confirmed"}` restores a deleted
+    event), `delete`, `split` ("this and following" from `instanceId`, `event` changing the
+    new series) or `raw` (the resource stored as given, unvalidated: odd values)."""
     calendar = _control_calendar(request, data)
     user = _control_user(request)
     action = request.body.get("action")
@@ -958,16 +1083,34 @@ def change_from_elsewhere(request: ControlRequest, data: CalendarData) -> dict[s
     now = request.state.now()
     result: dict[str, Any] = {}
     if action == "insert":
-        result = insert_event(data, calendar, user, event, {}, now)
+        result = insert_event(data, calendar, user, event, {}, now, foreign_id=True)
+    elif action == "raw":
+        result = store_raw(data, calendar, event, now)
+    elif action == "split":
+        instance_id = str(request.body.get("instanceId") or "")
+        result = split_series(data, calendar, user, event_id, instance_id, event, now)
     elif action == "patch":
         result = change_event(data, calendar, event_id, event, {}, now, None, replace=False)
     elif action == "delete":
         delete_event(data, calendar, event_id, {}, now, None)
         result = {"id": event_id, "status": "cancelled"}
     else:
-        raise _invalid("action must be insert, patch or delete")
+        raise _invalid("action must be insert, raw, split, patch or delete")
     _changed(request.state, data, calendar, push.in_background)
     return result
+
+
+@module.control("/calendars/remove")
+def remove_calendar(request: ControlRequest, data: CalendarData) -> dict[str, Any]:
+    """The user unsubscribes from (or loses access to) a calendar: it leaves their list."""
+    calendar = _control_calendar(request, data)
+    if calendar.primary:
+        raise _invalid("the primary calendar cannot be removed")
+    del data.calendars[(calendar.owner, calendar.id)]
+    for channel in data.channels.values():
+        if channel.owner == calendar.owner and channel.calendar_id == calendar.id:
+            channel.stopped = True  # Google stops pushing about a calendar you cannot see
+    return {"removed": calendar.id}
 
 
 @module.control("/sync_tokens/expire")
