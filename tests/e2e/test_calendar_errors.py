@@ -147,8 +147,9 @@ GOOD = timed("2030-01-01T09:00:00Z", "2030-01-01T10:00:00Z")
     [
         ("GET", "/v1/calendars/not an id/events", {}, "calendar_id"),
         ("GET", "/v1/calendars/a%2F..%2Fb@x.com/events", {}, None),
-        ("GET", f"{EVENTS}/UPPERCASE1", {}, "event_id"),
-        ("GET", f"{EVENTS}/abc", {}, "event_id"),
+        ("GET", f"{EVENTS}/a%20b", {}, "event_id"),
+        ("GET", f"{EVENTS}/{'a' * 1025}", {}, "event_id"),
+        ("GET", f"{EVENTS}/a%3Bb", {}, "event_id"),
         ("GET", f"{EVENTS}/abcde%3Fx", {}, "event_id"),
         ("GET", EVENTS, {"params": {"time_min": "yesterday"}}, "time_min"),
         ("GET", EVENTS, {"params": {"page_size": "ten"}}, "page_size"),

@@ -741,7 +741,9 @@ def split_series(
     new["start"] = _format_time(moment, master["start"])
     new["end"] = _format_time(moment + duration, master["end"])
     new["recurrence"] = [
-        _count(line, remaining) for line in master["recurrence"] if not line.startswith("EXDATE")
+        _remaining_rule(line, remaining)
+        for line in master["recurrence"]
+        if not line.startswith("EXDATE")
     ]
     _merge(new, changes)
     master["recurrence"] = [_with_until(line, until) for line in master["recurrence"]]
@@ -758,7 +760,7 @@ def split_series(
     return insert_event(data, calendar, user, new, {}, now, foreign_id=True)
 
 
-def _count(line: str, remaining: int) -> str:
+def _remaining_rule(line: str, remaining: int) -> str:
     """The series' rule for the new series: what is left of a COUNT, UNTIL kept."""
     if not line.upper().startswith("RRULE:"):
         return line
