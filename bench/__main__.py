@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--per-account", type=int, default=10)
     parser.add_argument("--mails", type=int, default=50, help="mails for the latency figure")
+    parser.add_argument(
+        "--calendar-events", type=int, default=50_000, help="events of the large calendar"
+    )
     parser.add_argument("--docs", type=Path, default=REPO_ROOT / "docs")
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / ".devstack" / "bench")
     args = parser.parse_args(argv)
@@ -97,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         _step("cost per notification")
         results["cost"] = cost.measure(world, args.runs)
+        _step(f"a calendar of {args.calendar_events} events: initial sync, 410 resync")
+        from bench import calendar_size
+
+        results["calendar_size"] = calendar_size.measure(world, args.calendar_events)
         results["duration_seconds"] = time.monotonic() - began
         args.docs.mkdir(parents=True, exist_ok=True)
         from bench import report

@@ -139,6 +139,49 @@ def _bursts(results: dict[str, Any]) -> str:
     )
 
 
+def _calendar_size(results: dict[str, Any]) -> str:
+    size = results.get("calendar_size")
+    if not size:
+        return "Not measured in this run."
+    rows = []
+    for name, label in (("initial", "initial sync (follow)"), ("resync", "410 full resync")):
+        row = size[name]
+        rows.append(
+            [
+                label,
+                f"{row['seconds']:.1f} s",
+                str(row.get("google_list_pages", 0)),
+                str(row.get("reads", 0)),
+                str(row.get("writes", 0)),
+                str(row.get("deletes", 0)),
+                str(row.get("transactions", 0)),
+                str(row.get("max_writes_per_commit", 0)),
+            ]
+        )
+    largest = size["largest_documents"]
+    table = _table(
+        [
+            "pass",
+            "time",
+            "events.list pages",
+            "reads",
+            "writes",
+            "deletes",
+            "transactions",
+            "most writes in one commit",
+        ],
+        rows,
+    )
+    return (
+        f"{table}\n\nEvents: {size['events']}; records stored: {size['records_stored']}. "
+        f"Resync items: {size['resync']['items']} (expected {size['resync']['items_expected']}). "
+        f"Largest documents: cursor {largest['cursor_bytes']} B, one event record "
+        f"{largest['record_bytes']} B (limit {largest['limit_bytes']} B per document); most "
+        f"writes in one commit {size['max_writes_per_commit']} (limit "
+        f"{size['limit_writes_per_commit']})."
+    )
+
+
 def _latency_row(latency: dict[str, Any]) -> str:
     cells = [str(latency["mails"])]
     cells += [_ms(latency[key]) for key in ("p50_seconds", "p95_seconds", "max_seconds")]
@@ -231,6 +274,17 @@ Wall time runs from the first notification until every notification was handled 
 every item pushed.
 
 {_bursts(results)}
+
+## A large calendar
+
+`bench/calendar_size.py`: a calendar of many events (seeded in the fake) is followed
+(`start_calendar`: full listing, one record document per event written in batches of 500,
+then the cursor), then 50 events are changed, 50 deleted and 50 added
+while pushes are dropped, the sync token is expired, and one sync pass runs the 410 full
+resync (every record read by one query, compared with the full listing). Both run in the
+benchmark process with Firestore counted as above.
+
+{_calendar_size(results)}
 
 ## End-to-end latency
 

@@ -26,6 +26,7 @@ from tests.e2e.conftest import RunningStack
 DEFAULTS = {
     "categories": {"mail": True, "drive": True, "calendar": True},
     "preview": True,
+    "muted_calendars": [],
 }
 
 
@@ -63,6 +64,7 @@ def test_defaults_then_replace(stack: RunningStack) -> None:
         "categories": {"mail": True, "drive": False, "calendar": True},
         "preview": False,
         "quiet_hours": {"start": "22:30", "end": "07:00", "time_zone": "Asia/Seoul"},
+        "muted_calendars": ["primary", "c_team.ops@group.calendar.google.com"],
     }
     assert _put(stack, user, wanted).json() == wanted
     assert _get(stack, user).json() == wanted
@@ -82,6 +84,8 @@ def test_invalid_preferences_are_400_and_change_nothing(stack: RunningStack) -> 
         ({"categories": {"chat": True}}, "categories.chat"),
         ({"preview": "yes"}, "preview"),
         ({"sound": True}, "sound"),
+        ({"muted_calendars": ["not a calendar"]}, "muted_calendars.0"),
+        ({"muted_calendars": "primary"}, "muted_calendars"),
     ]
     for body, field in cases:
         response = _put(stack, user, body)

@@ -440,3 +440,18 @@ def test_quiet_hours_window() -> None:
     daytime = QuietHours(start="12:00", end="13:30", time_zone="UTC")
     assert daytime.contains(datetime(2025, 1, 1, 13, 29, tzinfo=UTC))
     assert not daytime.contains(datetime(2025, 1, 1, 13, 30, tzinfo=UTC))
+
+
+def test_calendar_pushes_name_their_calendar_and_can_be_muted_per_calendar() -> None:
+    world, job = _world(1)
+    team = "c_team@group.calendar.google.com"
+    item = _item(Kind.CALENDAR_CHANGED, calendar_id=team, group_key="calendar-x")
+    world.items[("uid-1", item.id)] = item
+    job = job.model_copy(update={"kind": item.kind})
+    world.preferences["uid-1"] = Preferences(muted_calendars=[team])
+    assert _service(world).dispatch(job, NOW).outcome == "calendar_off"
+    world.preferences["uid-1"] = Preferences(muted_calendars=["primary"])
+    assert _service(world).dispatch(job, NOW).outcome == "sent"
+    assert world.sent[0][1].data["calendar_id"] == team
+    mail = build_message(_item(), language_of("en-US"), preview=True, quiet=False)
+    assert "calendar_id" not in mail.data
