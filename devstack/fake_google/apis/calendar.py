@@ -497,7 +497,8 @@ def list_events(calendar: FakeCalendar, data: CalendarData, query: dict[str, Any
             items.sort(key=lambda r: (_start_instant(r, zone), r["id"]))
     page, next_token, snapshot = _page(items, query, data.seq)
     result = _events_envelope(calendar, data)
-    result["updated"] = _rfc3339(0) if not page else max(r["updated"] for r in page)
+    # Trimmed cancellations carry no `updated`; the list's own is the latest of the rest.
+    result["updated"] = max((r["updated"] for r in page if r.get("updated")), default=_rfc3339(0))
     result["items"] = copy.deepcopy(page)
     if next_token:
         result["nextPageToken"] = next_token
