@@ -124,3 +124,31 @@ resource "google_firebaserules_release" "firestore" {
     replace_triggered_by = [google_firebaserules_ruleset.firestore]
   }
 }
+
+# Fields nothing queries: no single-field indexes, so writes do not pay for index entries and
+# map fields cannot grow a document's index entries toward Firestore's 40,000 limit. The
+# calendar event records (users/{uid}/cursors/{calendar}/events, one per event, read by id
+# only) and the user document's maps (preferences, google link state, read by id only).
+locals {
+  unindexed_fields = {
+    events_id        = { collection = "events", field = "id" }
+    events_etag      = { collection = "events", field = "etag" }
+    events_title     = { collection = "events", field = "title" }
+    events_start     = { collection = "events", field = "start" }
+    events_series    = { collection = "events", field = "series" }
+    events_cancelled = { collection = "events", field = "cancelled" }
+    users_prefs      = { collection = "users", field = "preferences" }
+    users_google     = { collection = "users", field = "google" }
+  }
+}
+
+resource "google_firestore_field" "unindexed" {
+  for_each = local.unindexed_fields
+
+  project    = var.project_id
+  database   = google_firestore_database.main.name
+  collection = each.value.collection
+  field      = each.value.field
+
+  index_config {}
+}
