@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+PRIMARY_CALENDAR = "primary"
+
 
 def _needs_user(exc: Exception) -> bool:
     """The account cannot be served until the user acts (re-link, grant a scope)."""
@@ -117,8 +119,15 @@ class WatchService:
         start the new ones, stop the removed or unticked ones. One calendar failing to start
         does not stop the others (the next refresh tries it again); the first failure is
         raised after the others were tried."""
-        wanted = set(self._calendar_list.followed_calendars(uid))
         followed = self._cursors.calendars_of(uid)
+        try:
+            wanted = set(self._calendar_list.followed_calendars(uid))
+        except Exception as exc:
+            # Follow the primary calendar anyway: the renewal tick re-reads the list of every
+            # user who follows a calendar, so the others are picked up later.
+            if PRIMARY_CALENDAR not in followed and not _needs_user(exc):
+                self.start_calendar(uid, PRIMARY_CALENDAR)
+            raise
         counts = {"calendars_started": 0, "calendars_stopped": 0}
         failure: Exception | None = None
         for calendar_id in sorted(wanted - followed):
