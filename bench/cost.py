@@ -46,8 +46,8 @@ MINIMUM: dict[str, dict[str, int]] = {
         "fcm_calls": 1,
     },
     "calendar": {
-        "reads": 5,
-        "writes": 3,
+        "reads": 6,
+        "writes": 4,
         "deletes": 0,
         "google_calls": 1,
         "publishes": 1,

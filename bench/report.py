@@ -253,7 +253,9 @@ The minimum each flow needs, reasoned:
 - **Drive**: Google: `changes.list` from the stored page token (1). Firestore reads: the
   channel (1), the tokens (1), the cursor (1), the item (1), the devices (1) = 5; writes 3;
   one publish, one FCM send.
-- **Calendar**: Google: `events.list` with the stored sync token (1); Firestore as for Drive.
+- **Calendar**: Google: `events.list` with the stored sync token (1); Firestore as for Drive,
+  plus the event's record (read 1, write 1: what tells a change from a repeat, a
+  restore from a creation, and gives a deletion its title) = 6 reads, 4 writes.
 
 What the measured flow spends on top buys the guarantees: the lease and dirty flag that
 coalesce bursts (a transaction to take it, one to start the pass, one to finish it), the

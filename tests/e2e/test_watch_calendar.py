@@ -56,7 +56,9 @@ def test_changes_become_feed_items_and_data_push_jobs(
     ]
     _change(stack, linked, "delete", eventId=created["id"])
     items = wait_len(lambda: _feed(stack, linked), 2)
-    assert items[0]["kind"] == "calendar.deleted" and items[0].get("title") is None
+    # A deletion keeps the title we knew; every calendar item names its calendar.
+    assert items[0]["kind"] == "calendar.deleted" and items[0]["title"] == "Design review"
+    assert {i["calendar_id"] for i in items} == {"primary"}
     jobs = _jobs(stack, 2)
     assert sorted(job["kind"] for job in jobs) == ["calendar.changed", "calendar.deleted"]
 
