@@ -25,7 +25,7 @@ from tests.e2e.conftest import LinkedUser, RunningStack
 _serial = itertools.count()
 
 JSON_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20)
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20)
 )
 JSON = st.recursive(
     JSON_SCALARS,
@@ -103,7 +103,8 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
         "recurringEventId": JSON,
         "hangoutLink": JSON,
     }
-    event = draw(st.fixed_dictionaries(times, optional=optional))
+    required = {name: st.just(value) for name, value in times.items()}
+    event = draw(st.fixed_dictionaries(required, optional=optional))
     extras = draw(
         st.dictionaries(st.from_regex(r"x[A-Za-z]{1,10}", fullmatch=True), JSON, max_size=3)
     )
