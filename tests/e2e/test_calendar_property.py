@@ -25,7 +25,11 @@ from tests.e2e.conftest import LinkedUser, RunningStack
 _serial = itertools.count()
 
 JSON_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20)
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
 )
 JSON = st.recursive(
     JSON_SCALARS,
