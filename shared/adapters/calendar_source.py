@@ -48,13 +48,15 @@ class CalendarSource:
                 known = self._known(self._records.records_of(key, ids_to_look_up(events)))
                 result = incremental_pass(key, events, known, now)
                 notes = {"events": len(events), "skipped_events": result.skipped}
-                return SyncBatch(result.items, token or state.cursor, result.writes, notes)
+                return SyncBatch(
+                    result.items, token or state.cursor, notes=notes, records=result.writes
+                )
         events, token = self._pages(key, showDeleted=False)
         known = self._known(self._records.all_records(key))
         report = state.cursor is not None  # the first listing reports nothing
         result = full_pass(key, events, known, now, report=report)
         notes = {"events": len(events), "full_resync": 1, "skipped_events": result.skipped}
-        return SyncBatch(result.items, token, result.writes, notes)
+        return SyncBatch(result.items, token, notes=notes, records=result.writes)
 
     @staticmethod
     def _known(stored: dict[str, dict[str, Any]]) -> dict[str, EventRecord]:
@@ -81,7 +83,7 @@ class CalendarSource:
     def start_cursor(self, key: SyncKey, now: datetime) -> CursorState:
         """The sync token and event records of the calendar as it is now (nothing reported)."""
         events, token = self._pages(key, showDeleted=False)
-        return CursorState(token, full_pass(key, events, {}, now, report=False).writes)
+        return CursorState(token, records=full_pass(key, events, {}, now, report=False).writes)
 
     def followed_calendars(self, uid: str) -> list[str]:
         """Ids of the calendars in the user's list that the user can read and has selected.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -137,16 +137,16 @@ class FirestoreSyncStore:
         ref = self.cursor_ref(key)
         ref.update({"dirty": False})
         data = ref.get().to_dict() or {}
-        return CursorState(data.get("cursor"))
+        return CursorState(data.get("cursor"), data.get("index"))
 
     def commit(
         self,
         key: SyncKey,
         started_from: CursorState,
         items: list[ActivityItem],
-        index: list[IndexWrite],
-        cursor: str | None,
+        cursor: CursorState | None,
         now: datetime,
+        records: Sequence[IndexWrite] = (),
     ) -> list[PushJob] | None:
         """Record new items and their jobs, write event records and move the cursor (when
         given), if nobody moved it first."""
@@ -162,14 +162,17 @@ class FirestoreSyncStore:
             if not snapshot.exists or data.get("cursor") != started_from.cursor:
                 return None
             jobs = self._record(transaction, key.uid, unique, now)
-            for write in index:
+            for write in records:
                 record = self.record_ref(key, write.event_id)
                 if write.record is None:
                     transaction.delete(record)
                 else:
                     transaction.set(record, {"id": write.event_id, **write.record})
             if cursor is not None:
-                transaction.update(ref, {"cursor": cursor, "last_synced_at": now})
+                update: dict[str, Any] = {"cursor": cursor.cursor, "last_synced_at": now}
+                if cursor.index is not None:
+                    update["index"] = cursor.index
+                transaction.update(ref, update)
             return jobs
 
         return commit(self._db.transaction())
@@ -267,16 +270,17 @@ class FirestoreSyncStore:
             "source": key.kind.value,
             "calendar_id": key.calendar_id or None,
             "cursor": cursor.cursor,
+            "index": cursor.index,
             "dirty": False,
             "last_synced_at": now,
             **extra,
         }
         records = self.cursor_ref(key).collection(Collections.EVENT_RECORDS)
-        if cursor.index or key.kind is SourceKind.CALENDAR:
+        if cursor.records or key.kind is SourceKind.CALENDAR:
             self._db.recursive_delete(records)  # a restart forgets what the old cursor knew
-        for start in range(0, len(cursor.index), 500):
+        for start in range(0, len(cursor.records), 500):
             batch = self._db.batch()
-            for write in cursor.index[start : start + 500]:
+            for write in cursor.records[start : start + 500]:
                 if write.record is not None:
                     batch.set(
                         self.record_ref(key, write.event_id), {"id": write.event_id, **write.record}

@@ -4,7 +4,7 @@ stores and sources the sync runner works through."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -51,22 +51,26 @@ class IndexWrite:
 
 @dataclass
 class CursorState:
-    """Where the last committed pass left off; ``index``: records to store with a new
-    cursor (a calendar's first listing)."""
+    """Where the last committed pass left off; ``index``: a small map kept in the cursor
+    document (sources that need one); ``records``: calendar event records to store with a
+    new cursor (a calendar's first listing)."""
 
     cursor: str | None
-    index: list[IndexWrite] = field(default_factory=list)
+    index: dict[str, str] | None = None
+    records: list[IndexWrite] = field(default_factory=list)
 
 
 @dataclass
 class SyncBatch:
-    """What one pass produced: feed items, the cursor to move to, the calendar's record
-    writes (committed after the items, the last chunk with the cursor)."""
+    """What one pass produced: feed items, the cursor to move to (with its ``index``), and
+    calendar event record writes (committed after the items, the last chunk with the
+    cursor)."""
 
     items: list[ActivityItem]
     cursor: str
-    index: list[IndexWrite] = field(default_factory=list)
+    index: dict[str, str] | None = None
     notes: dict[str, int] = field(default_factory=dict)
+    records: list[IndexWrite] = field(default_factory=list)
 
 
 class RequestResult(StrEnum):
@@ -96,9 +100,9 @@ class SyncStore(Protocol):
         key: SyncKey,
         started_from: CursorState,
         items: list[ActivityItem],
-        index: list[IndexWrite],
-        cursor: str | None,
+        cursor: CursorState | None,
         now: datetime,
+        records: Sequence[IndexWrite] = (),
     ) -> list[PushJob] | None: ...
     def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool: ...
     def release(self, key: SyncKey, owner: str) -> None: ...

@@ -82,15 +82,15 @@ class SyncRunner:
             for i in range(0, len(batch.items), COMMIT_CHUNK)
         ]
         chunks += [
-            ([], batch.index[i : i + INDEX_CHUNK]) for i in range(0, len(batch.index), INDEX_CHUNK)
+            ([], batch.records[i : i + INDEX_CHUNK])
+            for i in range(0, len(batch.records), INDEX_CHUNK)
         ]
         chunks = chunks or [([], [])]
         published = 0
         for number, (items, writes) in enumerate(chunks):
             last = number == len(chunks) - 1
-            jobs = self._store.commit(
-                key, state, items, writes, batch.cursor if last else None, now
-            )
+            final = CursorState(batch.cursor, batch.index) if last else None
+            jobs = self._store.commit(key, state, items, final, now, records=writes)
             if jobs is None:
                 log.info(
                     "sync pass discarded: cursor moved meanwhile", extra={"source": key.kind.value}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -69,14 +69,14 @@ class MemoryStore:
         key: SyncKey,
         started_from: CursorState,
         items: list[ActivityItem],
-        index: list[IndexWrite],
-        cursor: str | None,
+        cursor: CursorState | None,
         now: datetime,
+        records: Sequence[IndexWrite] = (),
     ) -> list[PushJob] | None:
         if started_from.cursor != self.cursor:
             return None
-        self.commits.append((len(items), len(index), cursor))
-        for write in index:
+        self.commits.append((len(items), len(records), cursor.cursor if cursor else None))
+        for write in records:
             if write.record is None:
                 self.records.pop(write.event_id, None)
             else:
@@ -96,7 +96,7 @@ class MemoryStore:
             self.outbox_jobs[job.job_id] = job
             jobs.append(job)
         if cursor is not None:
-            self.cursor = cursor
+            self.cursor = str(cursor.cursor)
         return jobs
 
     def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool:
@@ -218,7 +218,7 @@ def test_large_batches_commit_items_then_records_and_move_the_cursor_last() -> N
     store, publisher = MemoryStore(), RecordingPublisher()
     writes = [IndexWrite(f"e{n}", {"etag": str(n)}) for n in range(1000)]
     items = [_item(n) for n in range(250)]
-    SyncRunner(store, ScriptedSource([SyncBatch(items, "20", writes)]), publisher).notify(
+    SyncRunner(store, ScriptedSource([SyncBatch(items, "20", records=writes)]), publisher).notify(
         KEY, pushed=11
     )
     assert store.commits == [
