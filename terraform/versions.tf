@@ -5,7 +5,7 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.20, < 8.0"
+      version = "~> 6.50.0" # the schema tests/terraform checks against (@cdktf/provider-google 16.12.1)
     }
   }
 }
