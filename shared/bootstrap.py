@@ -208,5 +208,5 @@ class Container:
 def container() -> Container:
     """The instance's container; validates settings and configures logging on first use."""
     settings = get_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.google_cloud_project)
     return Container(settings)
