@@ -138,3 +138,17 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "alert_notification_channels" {
+  description = "Where alert policies notify, keyed by display name: a Cloud Monitoring channel type (email, slack, pagerduty, webhook_tokenauth, ...) and its labels, e.g. { ops = { type = \"email\", labels = { email_address = \"ops@example.com\" } } }. Empty: policies fire in the console only."
+  type = map(object({
+    type   = string
+    labels = map(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name, channel in var.alert_notification_channels : can(regex("^[a-z_]+$", channel.type))])
+    error_message = "alert_notification_channels: type must be a Cloud Monitoring channel type such as email or slack."
+  }
+}
