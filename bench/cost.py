@@ -21,8 +21,8 @@ import requests
 from bench.counting import CountingPublisher, count_firestore
 from bench.stats import median
 from bench.world import BenchUser, World, wait_until
-from tests.support.pubsub import Observer, PubSub
-from tests.support.watch import calendar_change, deliver_mail, drive_file, live_channel
+from devstack.drivers.pubsub import Observer, PubSub
+from devstack.drivers.watch import calendar_change, deliver_mail, drive_file, live_channel
 
 FCM_SEND = "fcm.projects.messages.send"
 COUNTED = ("reads", "writes", "deletes", "google_calls", "publishes", "fcm_calls")

@@ -14,7 +14,7 @@ import requests
 
 from bench.stats import median, percentile
 from bench.world import BenchUser, World, wait_until
-from tests.support.watch import deliver_mail, drive_file, live_channel, notify_gmail
+from devstack.drivers.watch import deliver_mail, drive_file, live_channel, notify_gmail
 
 HISTORY_LIST = "gmail.users.history.list"
 CHANGES_LIST = "drive.changes.list"

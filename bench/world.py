@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devstack.drivers.clients import AuthEmulator, AuthUser, FakeGoogle, SeenSecrets
+from devstack.drivers.linking import approve, follow, start_link
+from devstack.drivers.pubsub import PubSub
+from devstack.drivers.push import FakeFcm, device_body, new_token, put_device
 from devstack.stack import StackUrls
-from tests.support.clients import AuthEmulator, AuthUser, FakeGoogle, SeenSecrets
-from tests.support.linking import approve, follow, start_link
-from tests.support.pubsub import PubSub
-from tests.support.push import FakeFcm, device_body, new_token, put_device
 
 
 @dataclass

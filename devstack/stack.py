@@ -276,24 +276,35 @@ class Stack:
         """Topics and push subscriptions that deliver to the local functions like Eventarc."""
         api = f"http://{urls.pubsub}/v1/projects/{urls.project_id}"
         for topic in TOPICS:
-            requests.put(f"{api}/topics/{topic}", json={}, timeout=30)
+            _put_until_created(f"{api}/topics/{topic}", {})
         for spec in FUNCTIONS:
             if spec.topic is None:
                 continue
             topic_path = f"projects/{urls.project_id}/topics/{spec.topic}"
             # functions-framework reads the topic from the push URL's path.
             push_endpoint = f"{urls.functions[spec.target]}/{topic_path}"
-            response = requests.put(
+            _put_until_created(
                 f"{api}/subscriptions/{spec.target}-push",
-                json={
+                {
                     "topic": topic_path,
                     "pushConfig": {"pushEndpoint": push_endpoint},
                     "ackDeadlineSeconds": 30,
                 },
-                timeout=30,
             )
-            if response.status_code not in (200, 409):
-                raise RuntimeError(f"creating subscription failed: {response.status_code}")
+
+
+def _put_until_created(url: str, body: dict[str, object], attempts: int = 5) -> None:
+    """PUT a Pub/Sub resource; a loaded emulator may answer late or not yet know a topic."""
+    status = 0
+    for attempt in range(attempts):
+        try:
+            status = requests.put(url, json=body, timeout=30).status_code
+        except requests.RequestException:
+            status = 0
+        if status in (200, 409):
+            return
+        time.sleep(0.5 * (attempt + 1))
+    raise RuntimeError(f"creating {url.rsplit('/', 2)[-2]} failed: {status}")
 
 
 def wait_forever() -> None:

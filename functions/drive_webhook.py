@@ -5,11 +5,11 @@ from __future__ import annotations
 import flask
 import functions_framework
 
+from functions._channel_webhook import NO_BEARER, channel_router
 from shared.bootstrap import container
-from shared.services.sync import SourceKind
-from shared.webhook_endpoint import NO_BEARER, channel_router
+from shared.ports.sync import SourceKind
 
-_app = container()
+_app = container("event")
 router = channel_router(_app, SourceKind.DRIVE)
 
 

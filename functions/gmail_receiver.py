@@ -8,12 +8,10 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from shared.bootstrap import container
-from shared.errors import ACCOUNT_NEEDS_USER, AppError
 from shared.logs import execution_scope, get_logger
 from shared.pubsub_message import json_payload
-from shared.services.sync import SourceKind, SyncKey
 
-_app = container()
+_app = container("event")
 log = get_logger(__name__)
 
 
@@ -37,21 +35,5 @@ def gmail_receiver(event: CloudEvent) -> None:
         if parsed is None:
             log.warning("malformed gmail notification acknowledged")
             return
-        address, history_id = parsed
-        uid = _app.channels.gmail_owner(address)
-        if uid is None:
-            log.info("gmail notification for an unknown address acknowledged")
-            return
-        try:
-            result = _app.sync_runner(SourceKind.GMAIL).notify(
-                SyncKey(uid, SourceKind.GMAIL), pushed=history_id
-            )
-        except AppError as exc:
-            if exc.code in ACCOUNT_NEEDS_USER:
-                log.info(
-                    "gmail notification for an account that cannot sync",
-                    extra={"error_code": exc.code.value},
-                )
-                return
-            raise
-        log.info("gmail notification handled", extra={"result": result.value})
+        outcome = _app.notifications.gmail_notification(*parsed)
+        log.info("gmail notification handled", extra={"result": outcome.value})

@@ -16,7 +16,7 @@ from shared.logs import execution_scope, get_logger, trace_scope
 from shared.pubsub_message import payload
 from shared.services.push import RetryLater
 
-_app = container()
+_app = container("event")
 log = get_logger(__name__)
 
 # Ids become Firestore document ids (claims, users, feed items): no '/', no reserved names.

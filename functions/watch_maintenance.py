@@ -10,10 +10,10 @@ from cloudevents.http import CloudEvent
 
 from shared.bootstrap import container
 from shared.logs import execution_scope, get_logger
+from shared.ports.sync import SourceKind
 from shared.pubsub_message import json_payload
-from shared.services.sync import SourceKind
 
-_app = container()
+_app = container("event")
 log = get_logger(__name__)
 
 TASKS = ("renew", "reconcile")

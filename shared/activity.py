@@ -21,6 +21,7 @@ class Category(StrEnum):
     MAIL = "mail"
     DRIVE = "drive"
     CALENDAR = "calendar"
+    ACCOUNT = "account"  # the state of the Google link; cannot be turned off
 
 
 class Kind(StrEnum):
@@ -32,6 +33,7 @@ class Kind(StrEnum):
     DRIVE_DELETED = "drive.deleted"
     CALENDAR_CHANGED = "calendar.changed"
     CALENDAR_DELETED = "calendar.deleted"
+    ACCOUNT_RELINK_REQUIRED = "account.relink_required"
 
     @property
     def category(self) -> Category:
@@ -86,3 +88,20 @@ class PushJob(BaseModel):
 def push_job_id(uid: str, item: str) -> str:
     """Deterministic job id: one job per (user, feed item), however often it is published."""
     return hashlib.sha256(f"{uid}|{item}".encode()).hexdigest()[:40]
+
+
+def relink_item(uid: str, now: datetime) -> ActivityItem:
+    """The feed item telling the app that Google refused our grant and the user must link
+    again; one per user and hour however many calls found out."""
+    hour = now.strftime("%Y-%m-%dT%H")
+    kind = Kind.ACCOUNT_RELINK_REQUIRED
+    return ActivityItem(
+        id=item_id(kind, uid, hour),
+        kind=kind,
+        category=kind.category,
+        resource_id="google",
+        group_key="google-link",
+        occurred_at=now,
+        created_at=now,
+        expires_at=now + ACTIVITY_RETENTION,
+    )

@@ -1,15 +1,19 @@
 """The composition root: the one place where real adapters are chosen and built.
 
 Everything is built lazily and once per instance, so a cold start pays only for what the
-first request uses.
+first request uses. Any part can be replaced when the container is made
+(``Container(settings, channels=FakeChannels())``) and a made container installed for the
+entry modules with ``install``: in-process tests run the real functions over fakes of our
+ports this way.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from shared import logs
+from shared.google_errors import EVENT_POLICY, REQUEST_POLICY, RetryPolicy
 from shared.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -17,25 +21,45 @@ if TYPE_CHECKING:
 
     from shared.adapters.channel_store import FirestoreChannelStore
     from shared.adapters.google_credentials import GoogleCredentialsProvider
+    from shared.adapters.google_gateway import GoogleGateway
     from shared.adapters.preference_store import FirestorePreferenceStore
     from shared.adapters.pubsub_publisher import PubSubJobPublisher
     from shared.adapters.sync_store import FirestoreFeedReader, FirestoreSyncStore
     from shared.adapters.user_records import FirestoreUserRecords
     from shared.auth import FirebaseAuthenticator
+    from shared.ports.sync import SourceKind
     from shared.services.calendar import CalendarService
     from shared.services.devices import DevicesService
     from shared.services.linking import LinkingService
+    from shared.services.notifications import NotificationService
     from shared.services.push import PushService
-    from shared.services.sync import SourceKind, SyncRunner
+    from shared.services.relink import RelinkNotifier
+    from shared.services.sync import SyncRunner
     from shared.services.watches import WatchService
     from shared.vault import TokenVault
 
 
-class Container:
-    """Lazily built adapters of one function instance."""
+Caller = Literal["request", "event"]
+_POLICIES: dict[Caller, RetryPolicy] = {"request": REQUEST_POLICY, "event": EVENT_POLICY}
 
-    def __init__(self, settings: Settings) -> None:
+
+class Container:
+    """Lazily built adapters and services of one function instance.
+
+    ``retry_policy``: how long Google calls may retry (an app waits on an HTTP request; a
+    Pub/Sub or webhook handler can wait longer). ``overrides``: parts to use instead of
+    building them, by attribute name.
+    """
+
+    def __init__(
+        self, settings: Settings, retry_policy: RetryPolicy = REQUEST_POLICY, **overrides: Any
+    ) -> None:
+        unknown = set(overrides) - set(dir(type(self)))
+        if unknown:
+            raise TypeError(f"no such part to override: {sorted(unknown)}")
         self.settings = settings
+        self.retry_policy = retry_policy
+        self.__dict__.update(overrides)  # cached properties read the instance dict first
 
     @functools.cached_property
     def firestore(self) -> firestore.Client:
@@ -88,17 +112,24 @@ class Container:
         return PubSubJobPublisher(self.settings.google_cloud_project, self.settings.push_jobs_topic)
 
     @functools.cached_property
+    def google(self) -> GoogleGateway:
+        """The one way to call Google APIs."""
+        from shared.adapters.google_gateway import GoogleGateway
+
+        return GoogleGateway(self.settings, self.credentials, self.retry_policy)
+
+    @functools.cached_property
     def sources(self) -> dict[SourceKind, Any]:
-        """The change source of each kind."""
-        from shared.services.sync import SourceKind
-        from shared.sources.calendar import CalendarSource
-        from shared.sources.drive import DriveSource
-        from shared.sources.gmail import GmailSource
+        """The change source of each kind (also the watch calls of its kind)."""
+        from shared.adapters.calendar_source import CalendarSource
+        from shared.adapters.drive_source import DriveSource
+        from shared.adapters.gmail_source import GmailSource
+        from shared.ports.sync import SourceKind
 
         return {
-            SourceKind.GMAIL: GmailSource(self.credentials, self.settings),
-            SourceKind.DRIVE: DriveSource(self.credentials, self.settings),
-            SourceKind.CALENDAR: CalendarSource(self.credentials, self.settings),
+            SourceKind.GMAIL: GmailSource(self.google),
+            SourceKind.DRIVE: DriveSource(self.google),
+            SourceKind.CALENDAR: CalendarSource(self.google),
         }
 
     @functools.cached_property
@@ -117,7 +148,7 @@ class Container:
     @functools.cached_property
     def watch_service(self) -> WatchService:
         """Starts, renews and stops channels and watches; reconciles."""
-        from shared.services.sync import SourceKind
+        from shared.ports.sync import SourceKind
         from shared.services.watches import WatchService
 
         return WatchService(
@@ -125,10 +156,23 @@ class Container:
             self.channels,
             self.sync_store,
             self.sources[SourceKind.GMAIL],
-            self.sources[SourceKind.DRIVE],
-            self.sources[SourceKind.CALENDAR],
+            {kind: self.sources[kind] for kind in (SourceKind.DRIVE, SourceKind.CALENDAR)},
             is_linked=lambda uid: self.linking.status(uid).status == "linked",
         )
+
+    @functools.cached_property
+    def notifications(self) -> NotificationService:
+        """Receives Gmail, Drive and Calendar notifications."""
+        from shared.services.notifications import NotificationService
+
+        return NotificationService(self.channels, self.sync_runner)
+
+    @functools.cached_property
+    def relink(self) -> RelinkNotifier:
+        """What follows a grant Google refused: watches stopped, the app told."""
+        from shared.services.relink import RelinkNotifier
+
+        return RelinkNotifier(self.watch_service.stop_all, self.sync_store, self.job_publisher)
 
     @functools.cached_property
     def linking(self) -> LinkingService:
@@ -153,11 +197,11 @@ class Container:
         from shared.adapters.google_credentials import GoogleCredentialsProvider
 
         return GoogleCredentialsProvider(
-            # Late-bound: the watch service itself needs these credentials.
             self.firestore,
             self.vault,
             self.settings,
-            lambda uid: self.watch_service.stop_all(uid),
+            # Late-bound: stopping the watches itself needs these credentials.
+            lambda uid: self.relink.after_relink_required(uid),
         )
 
     @functools.cached_property
@@ -166,7 +210,7 @@ class Container:
         from shared.adapters.google_calendar import GoogleCalendar
         from shared.services.calendar import CalendarService
 
-        return CalendarService(GoogleCalendar(self.settings, self.credentials))
+        return CalendarService(GoogleCalendar(self.google))
 
     @functools.cached_property
     def devices(self) -> DevicesService:
@@ -204,9 +248,27 @@ class Container:
         )
 
 
+_installed: Container | None = None
+
+
+def install(made: Container | None) -> None:
+    """Use ``made`` as the instance's container from now on (None: build from settings)."""
+    global _installed
+    _installed = made
+    _built.cache_clear()
+
+
 @functools.cache
-def container() -> Container:
-    """The instance's container; validates settings and configures logging on first use."""
+def _built(caller: Caller) -> Container:
     settings = get_settings()
     logs.configure(settings.log_level, settings.google_cloud_project)
-    return Container(settings)
+    return Container(settings, _POLICIES[caller])
+
+
+def container(caller: Caller = "request") -> Container:
+    """The instance's container; validates settings and configures logging on first use.
+
+    ``caller``: ``request`` for HTTP functions the app waits on, ``event`` for Pub/Sub
+    and webhook handlers.
+    """
+    return _installed if _installed is not None else _built(caller)

@@ -1,8 +1,15 @@
 """Google API failures: one table from Google's answer to our ErrorCode, and bounded retries.
 
-Adapters turn googleapiclient/transport exceptions into ``GoogleFailure`` (``from_exception``)
-and call Google through ``call_with_retries``; services handle the reasons they care about
-(e.g. ``duplicate`` on insert) and map the rest with ``to_app_error``.
+The gateway (``shared.adapters.google_gateway``) turns googleapiclient/transport exceptions
+into ``GoogleFailure`` (``from_exception``) and calls Google through ``call_with_retries``;
+services handle the reasons they care about (e.g. ``duplicate`` on insert) and map the rest
+with ``to_app_error``.
+
+Retries follow Google's guidance: exponential backoff with full jitter for 5xx and
+``rateLimitExceeded``/``userRateLimitExceeded``/429, honouring ``Retry-After``
+(https://developers.google.com/workspace/calendar/api/guides/errors,
+https://developers.google.com/workspace/gmail/api/guides/handle-errors,
+https://developers.google.com/workspace/drive/api/guides/limits).
 """
 
 from __future__ import annotations
@@ -40,9 +47,14 @@ class GoogleFailure(Exception):
         self.retry_after = retry_after
 
     @property
-    def retryable(self) -> bool:
-        """Transient: no answer or a 5xx; rate limits are handed back to the client instead."""
+    def transient(self) -> bool:
+        """No answer or a 5xx: the same call may succeed later."""
         return self.status == NO_ANSWER or self.status >= 500
+
+    @property
+    def rate_limited(self) -> bool:
+        """Google asks to slow down: 429, or 403 with a rate-limit reason."""
+        return self.status == 429 or (self.status == 403 and self.reason in RATE_LIMIT_REASONS)
 
 
 # The one table: (status, reasons or None for any) → our code, first match wins.
@@ -121,25 +133,41 @@ def from_exception(exc: BaseException) -> GoogleFailure | None:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded retries with full-jitter exponential backoff inside a time budget."""
+    """Bounded retries with full-jitter exponential backoff inside a time budget (seconds).
+
+    ``retry_rate_limits``: wait out a rate-limit answer (``Retry-After`` or the backoff)
+    inside the budget; when False the 429 goes back to the caller, who can wait itself.
+    """
 
     attempts: int = 3
     base_delay: float = 0.25
     max_delay: float = 2.0
     budget_seconds: float = 20.0
+    retry_rate_limits: bool = False
+
+
+# An app is waiting on an HTTP request: a few quick tries, rate limits handed back.
+REQUEST_POLICY = RetryPolicy()
+# A Pub/Sub or webhook handler has minutes and Pub/Sub redelivers: wait rate limits out.
+EVENT_POLICY = RetryPolicy(
+    attempts=5, base_delay=1.0, max_delay=16.0, budget_seconds=60.0, retry_rate_limits=True
+)
 
 
 def call_with_retries(
     action: Callable[[], T],
-    policy: RetryPolicy = RetryPolicy(),
+    policy: RetryPolicy = REQUEST_POLICY,
     *,
+    resend_safe: bool = True,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     jitter: Callable[[float, float], float] = random.uniform,
 ) -> T:
     """Run ``action``; retry transient failures while attempts and budget remain.
 
-    Raises ``GoogleFailure`` for every failure (the last one when retries run out).
+    ``resend_safe=False`` (a call Google may have applied although no answer came, such as
+    a ``watch``): a request without an answer is not sent again. Raises ``GoogleFailure``
+    for every failure (the last one when retries run out).
     """
     deadline = clock() + policy.budget_seconds
     attempt = 0
@@ -152,9 +180,14 @@ def call_with_retries(
             if failure is None:
                 raise
             delay = jitter(0, min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1)))
+            if failure.rate_limited:
+                delay = max(delay, float(failure.retry_after or 0))
+            retryable = (failure.transient and (resend_safe or failure.status != NO_ANSWER)) or (
+                failure.rate_limited and policy.retry_rate_limits
+            )
             out_of_time = clock() + delay >= deadline
-            if not failure.retryable or attempt >= policy.attempts or out_of_time:
-                if failure.retryable:
+            if not retryable or attempt >= policy.attempts or out_of_time:
+                if retryable:
                     log.warning(
                         "google call failed after retries",
                         extra={"attempts": attempt, "google_status": failure.status},

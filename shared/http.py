@@ -18,20 +18,12 @@ from pydantic import BaseModel, ValidationError
 
 from shared.errors import HTTP_STATUS, AppError, ErrorCode
 from shared.logs import get_logger
+from shared.ports.identity import Caller
 from shared.tracing import request_scope
 
 log = get_logger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The Firebase user a request was authenticated as."""
-
-    uid: str
-    email: str | None = None
-    name: str | None = None
 
 
 class Authenticator(Protocol):

@@ -4,37 +4,19 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.firestore import Collections, where
+from shared.ports.watches import Channel
 
 if TYPE_CHECKING:
     from google.cloud import firestore
 
 
-def secret_hash(secret: str) -> str:
-    """What is stored of a channel secret (the webhook compares hashes in constant time)."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def address_key(address: str) -> str:
     """Document id of a Gmail address: its hash, so addresses are not stored in clear."""
     return hashlib.sha256(address.strip().lower().encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Channel:
-    """A Calendar or Drive push channel we created."""
-
-    id: str
-    uid: str
-    source: str
-    resource_id: str
-    secret_hash: str
-    expires_at: datetime
-    calendar_id: str = ""
 
 
 class FirestoreChannelStore:

@@ -4,7 +4,8 @@ Access tokens are cached sealed in ``users/{uid}/secrets/google`` and refreshed 
 expiry. Two instances may refresh at once: each writes only the access-token fields and
 only if the document is unchanged since it read it, so a newer refresh token stored by a
 re-link in between is never overwritten. ``invalid_grant`` is permanent: the account is
-marked ``relink_required``, its watches are stopped and its sealed tokens deleted.
+marked ``relink_required`` and its sealed tokens deleted; then ``after_relink`` runs (watches
+stopped, the app told: ``shared.services.relink``).
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ class GoogleCredentialsProvider:
         client: firestore.Client,
         vault: TokenVault,
         settings: Settings,
-        stop_watches: Callable[[str], None],
+        after_relink: Callable[[str], None],
     ) -> None:
         self._db = client
         self._vault = vault
         self._settings = settings
-        self._stop_watches = stop_watches
+        self._after_relink = after_relink
 
     def for_user(
         self, uid: str, feature: Feature | None = None, *, force_refresh: bool = False
@@ -135,7 +136,7 @@ class GoogleCredentialsProvider:
         return Credentials(token=refreshing.token, expiry=expiry.replace(tzinfo=None))
 
     def mark_relink_required(self, uid: str) -> None:
-        """Google refused the grant for good: stop watches and drop the dead tokens."""
+        """Google refused the grant for good: drop the dead tokens, then ``after_relink``."""
         user_ref = self._db.collection(Collections.USERS).document(uid)
         batch = self._db.batch()
         batch.update(
@@ -143,5 +144,5 @@ class GoogleCredentialsProvider:
         )
         batch.delete(user_ref.collection(Collections.SECRETS).document("google"))
         batch.commit()
-        log.warning("google grant refused (invalid_grant): account needs re-link")
-        self._stop_watches(uid)
+        log.warning("google grant refused: account needs re-link")
+        self._after_relink(uid)

@@ -1,8 +1,9 @@
-"""A thread-confined HTTP object for googleapiclient, over requests.
+"""The HTTP object googleapiclient executes requests with: one ``requests.Session`` per
+instance, one access token per call, and no resend of any kind.
 
-``httplib2.Http`` is not thread-safe and silently resends a request whose connection dropped;
-this object is built per request and never retries, so ``shared.google_errors`` alone decides
-how often Google is called.
+``httplib2.Http`` is not thread-safe and silently resends a request whose connection
+dropped (a POST included). Here a dropped or timed-out request surfaces as an exception and
+only the gateway's retry policy decides whether Google is called again.
 """
 
 from __future__ import annotations
@@ -11,15 +12,31 @@ from typing import Any
 
 import httplib2
 import requests
+import requests.adapters
 
 # Headers that describe the wire encoding, which requests has already undone.
 _WIRE_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 
 
+def make_session(pool_size: int) -> requests.Session:
+    """A session whose connection pool fits the instance's concurrency; never retries.
+
+    urllib3's pool is thread-safe, so one session serves every thread of the instance.
+    """
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=4, pool_maxsize=pool_size, max_retries=0
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 class BearerHttp:
     """What googleapiclient calls as ``http.request(...)``, sending one access token."""
 
-    def __init__(self, access_token: str, timeout: float) -> None:
+    def __init__(self, session: requests.Session, access_token: str, timeout: float) -> None:
+        self._session = session
         self._token = access_token
         self.timeout = timeout
 
@@ -35,10 +52,9 @@ class BearerHttp:
         """Send one request; returns httplib2's (response, content) pair."""
         sent = dict(headers or {})
         sent["authorization"] = f"Bearer {self._token}"
-        with requests.Session() as session:
-            response = session.request(
-                method, uri, data=body, headers=sent, timeout=self.timeout, allow_redirects=False
-            )
+        response = self._session.request(
+            method, uri, data=body, headers=sent, timeout=self.timeout, allow_redirects=False
+        )
         info = {k.lower(): v for k, v in response.headers.items() if k.lower() not in _WIRE_HEADERS}
         info["status"] = str(response.status_code)
         return httplib2.Response(info), response.content

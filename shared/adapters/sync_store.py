@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from shared.activity import ActivityItem, Category, PushJob, push_job_id
 from shared.firestore import Collections, where
 from shared.logs import current_trace_id
-from shared.services.sync import CursorState, RequestResult, SourceKind, SyncKey
+from shared.ports.sync import CursorState, RequestResult, SourceKind, SyncKey
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -29,7 +29,7 @@ def _as_int(value: Any) -> int | None:
 
 
 class FirestoreSyncStore:
-    """Each method is one transaction (or one batch)."""
+    """The ``SyncStore`` and ``CursorRecords`` ports on Firestore."""
 
     def __init__(self, client: firestore.Client) -> None:
         self._db = client
@@ -119,10 +119,7 @@ class FirestoreSyncStore:
         from google.cloud import firestore
 
         ref = self.cursor_ref(key)
-        activity = self._user(key.uid).collection(Collections.ACTIVITY)
-        outbox = self._user(key.uid).collection(Collections.OUTBOX)
         unique = {item.id: item for item in items}
-        item_refs = [activity.document(item_id) for item_id in unique]
 
         @firestore.transactional
         def commit(transaction: firestore.Transaction) -> list[PushJob] | None:
@@ -130,23 +127,7 @@ class FirestoreSyncStore:
             data = (snapshot.to_dict() or {}) if snapshot.exists else {}
             if not snapshot.exists or data.get("cursor") != started_from.cursor:
                 return None
-            found = transaction.get_all(item_refs) if item_refs else []
-            existing = {doc.id for doc in found if doc.exists}
-            jobs: list[PushJob] = []
-            for item_id, item in unique.items():
-                if item_id in existing:
-                    continue
-                transaction.set(activity.document(item_id), item.model_dump())
-                job = PushJob(
-                    job_id=push_job_id(key.uid, item_id),
-                    uid=key.uid,
-                    item_id=item_id,
-                    kind=item.kind,
-                    created_at=now,
-                    trace_id=current_trace_id(),
-                )
-                transaction.set(outbox.document(job.job_id), job.model_dump())
-                jobs.append(job)
+            jobs = self._record(transaction, key.uid, unique, now)
             if cursor is not None:
                 update: dict[str, Any] = {"cursor": cursor.cursor, "last_synced_at": now}
                 if cursor.index is not None:
@@ -155,6 +136,48 @@ class FirestoreSyncStore:
             return jobs
 
         return commit(self._db.transaction())
+
+    def _record(
+        self,
+        transaction: firestore.Transaction,
+        uid: str,
+        items: dict[str, ActivityItem],
+        now: datetime,
+    ) -> list[PushJob]:
+        """Inside ``transaction``: store the items not stored yet and a job for each."""
+        activity = self._user(uid).collection(Collections.ACTIVITY)
+        outbox = self._user(uid).collection(Collections.OUTBOX)
+        refs = [activity.document(item_id) for item_id in items]
+        found = transaction.get_all(refs) if refs else []
+        existing = {doc.id for doc in found if doc.exists}
+        jobs: list[PushJob] = []
+        for item_id, item in items.items():
+            if item_id in existing:
+                continue
+            transaction.set(activity.document(item_id), item.model_dump())
+            job = PushJob(
+                job_id=push_job_id(uid, item_id),
+                uid=uid,
+                item_id=item_id,
+                kind=item.kind,
+                created_at=now,
+                trace_id=current_trace_id(),
+            )
+            transaction.set(outbox.document(job.job_id), job.model_dump())
+            jobs.append(job)
+        return jobs
+
+    def record(self, uid: str, items: list[ActivityItem], now: datetime) -> list[PushJob]:
+        """One transaction: store the items not stored yet, each with a job in the outbox."""
+        from google.cloud import firestore
+
+        unique = {item.id: item for item in items}
+
+        @firestore.transactional
+        def record(transaction: firestore.Transaction) -> list[PushJob]:
+            return self._record(transaction, uid, unique, now)
+
+        return record(self._db.transaction())
 
     def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool:
         """True (lease extended) when notifications arrived meanwhile; else release."""
@@ -214,6 +237,15 @@ class FirestoreSyncStore:
             **extra,
         }
         self.cursor_ref(key).set(data)
+
+    def cursor_of(self, key: SyncKey) -> dict[str, Any] | None:
+        """The stored cursor document, or None."""
+        snapshot = self.cursor_ref(key).get()
+        return (snapshot.to_dict() or {}) if snapshot.exists else None
+
+    def set_watch_expiry(self, key: SyncKey, expires_at: datetime) -> None:
+        """Record when the source's Gmail watch ends."""
+        self.cursor_ref(key).update({"watch_expires_at": expires_at})
 
     def of_kind(self, kind: SourceKind) -> Iterator[tuple[SyncKey, dict[str, Any]]]:
         """Every cursor of one kind of source, across users."""

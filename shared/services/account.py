@@ -6,7 +6,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.http import Caller
+from shared.ports.identity import Caller
 
 LinkStatus = Literal["not_linked", "linked", "relink_required"]
 

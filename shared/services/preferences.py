@@ -35,8 +35,8 @@ class Categories(BaseModel):
     calendar: bool = True
 
     def allows(self, category: Category) -> bool:
-        """Whether pushes of this category are wanted."""
-        return bool(getattr(self, category.value))
+        """Whether pushes of this category are wanted (``account`` always is)."""
+        return bool(getattr(self, category.value, True))
 
 
 class QuietHours(BaseModel):

@@ -45,6 +45,8 @@ POLICIES: dict[Category, CategoryPolicy] = {
     Category.MAIL: CategoryPolicy(ttl=timedelta(hours=24), visible=True, urgent=True),
     Category.DRIVE: CategoryPolicy(ttl=timedelta(hours=24), visible=True, urgent=False),
     Category.CALENDAR: CategoryPolicy(ttl=timedelta(hours=1), visible=False, urgent=False),
+    # The app shows its own re-link prompt; the push only tells it to.
+    Category.ACCOUNT: CategoryPolicy(ttl=timedelta(hours=24), visible=False, urgent=False),
 }
 
 # Generic title and body per kind: shown when previews are off (or the item has no title).
@@ -56,6 +58,7 @@ _TEXTS: dict[Language, dict[Kind, tuple[str, str]]] = {
         Kind.DRIVE_DELETED: ("파일 삭제", "드라이브의 파일이 삭제되었습니다."),
         Kind.CALENDAR_CHANGED: ("일정 변경", "캘린더 일정이 변경되었습니다."),
         Kind.CALENDAR_DELETED: ("일정 삭제", "캘린더 일정이 삭제되었습니다."),
+        Kind.ACCOUNT_RELINK_REQUIRED: ("Google 연결", "Google 계정을 다시 연결해 주세요."),
     },
     "en": {
         Kind.MAIL_RECEIVED: ("New mail", "You have new mail."),
@@ -64,6 +67,7 @@ _TEXTS: dict[Language, dict[Kind, tuple[str, str]]] = {
         Kind.DRIVE_DELETED: ("File deleted", "A file in your Drive was deleted."),
         Kind.CALENDAR_CHANGED: ("Event changed", "An event in your calendar was changed."),
         Kind.CALENDAR_DELETED: ("Event deleted", "An event in your calendar was deleted."),
+        Kind.ACCOUNT_RELINK_REQUIRED: ("Google account", "Link your Google account again."),
     },
 }
 _NO_SUBJECT: dict[Language, str] = {"ko": "(제목 없음)", "en": "(no subject)"}

@@ -13,106 +13,25 @@ by job id, so a second publish is harmless).
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Protocol
 
-from shared.activity import ActivityItem, PushJob
+from shared.activity import PushJob
 from shared.logs import get_logger
+from shared.ports.sync import (
+    CursorState,
+    JobPublisher,
+    RequestResult,
+    Source,
+    SyncKey,
+    SyncStore,
+)
 
 log = get_logger(__name__)
 
 MAX_PASSES = 5
 COMMIT_CHUNK = 200  # feed items per transaction (Firestore allows 500 writes)
 LEASE = timedelta(seconds=120)
-
-
-class SourceKind(StrEnum):
-    """Where changes come from."""
-
-    GMAIL = "gmail"
-    DRIVE = "drive"
-    CALENDAR = "calendar"
-
-
-@dataclass(frozen=True)
-class SyncKey:
-    """One synced source of one user."""
-
-    uid: str
-    kind: SourceKind
-    calendar_id: str = ""
-
-    @property
-    def doc_id(self) -> str:
-        """Document id of the cursor under ``users/{uid}/cursors``."""
-        if self.kind is SourceKind.CALENDAR:
-            return "calendar-" + hashlib.sha256(self.calendar_id.encode()).hexdigest()[:20]
-        return self.kind.value
-
-
-@dataclass
-class CursorState:
-    """Where the last committed pass left off."""
-
-    cursor: str | None
-    index: dict[str, str] | None = None
-
-
-@dataclass
-class SyncBatch:
-    """What one pass produced: feed items, the cursor to move to, the calendar index."""
-
-    items: list[ActivityItem]
-    cursor: str
-    index: dict[str, str] | None = None
-    notes: dict[str, int] = field(default_factory=dict)
-
-
-class RequestResult(StrEnum):
-    """What a notification led to."""
-
-    RUN = "run"
-    QUEUED = "queued"
-    STALE = "stale"
-    UNKNOWN = "unknown"
-
-
-class SyncStore(Protocol):
-    """Port: cursors, leases, feed items and the outbox (each call one transaction)."""
-
-    def request(
-        self, key: SyncKey, owner: str, now: datetime, lease: timedelta, pushed: int | None
-    ) -> RequestResult: ...
-    def begin_pass(self, key: SyncKey, owner: str) -> CursorState | None: ...
-    def commit(
-        self,
-        key: SyncKey,
-        started_from: CursorState,
-        items: list[ActivityItem],
-        cursor: CursorState | None,
-        now: datetime,
-    ) -> list[PushJob] | None: ...
-    def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool: ...
-    def release(self, key: SyncKey, owner: str) -> None: ...
-    def outbox(self, uid: str) -> list[PushJob]: ...
-    def clear_outbox(self, uid: str, job_ids: Iterable[str]) -> None: ...
-
-
-class Source(Protocol):
-    """Port: reads the changes since a cursor from Google (no Firestore writes)."""
-
-    def fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch: ...
-
-
-class JobPublisher(Protocol):
-    """Port: publishes push jobs to the push-jobs topic."""
-
-    def publish(self, jobs: list[PushJob]) -> None: ...
 
 
 class SyncRunner:

@@ -7,33 +7,34 @@ import secrets
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from shared.adapters.channel_store import Channel, secret_hash
-from shared.errors import AppError
+from shared.errors import ACCOUNT_NEEDS_USER, AppError
 from shared.logs import get_logger
+from shared.ports.sync import CursorState, RequestResult, SourceKind, SyncKey
+from shared.ports.watches import (
+    Channel,
+    ChannelRequest,
+    ChannelSource,
+    ChannelStore,
+    CursorRecords,
+    MailboxWatch,
+    secret_hash,
+)
 from shared.scopes import Feature
-from shared.services.sync import CursorState, RequestResult, SourceKind, SyncKey
 from shared.settings import Settings
 
 if TYPE_CHECKING:
-    from shared.adapters.channel_store import FirestoreChannelStore
-    from shared.adapters.sync_store import FirestoreSyncStore
     from shared.services.sync import SyncRunner
-    from shared.sources.calendar import CalendarSource
-    from shared.sources.drive import DriveSource
-    from shared.sources.gmail import GmailSource
 
 log = get_logger(__name__)
 
 PRIMARY_CALENDAR = "primary"
 
 
-def _expiration(response: dict[str, Any], default: timedelta) -> datetime:
-    millis = response.get("expiration")
-    if millis:
-        return datetime.fromtimestamp(int(millis) / 1000, UTC)
-    return datetime.now(UTC) + default
+def _needs_user(exc: Exception) -> bool:
+    """The account cannot be served until the user acts (re-link, grant a scope)."""
+    return isinstance(exc, AppError) and exc.code in ACCOUNT_NEEDS_USER
 
 
 class WatchService:
@@ -42,19 +43,17 @@ class WatchService:
     def __init__(
         self,
         settings: Settings,
-        channels: FirestoreChannelStore,
-        cursors: FirestoreSyncStore,
-        gmail: GmailSource,
-        drive: DriveSource,
-        calendar: CalendarSource,
+        channels: ChannelStore,
+        cursors: CursorRecords,
+        gmail: MailboxWatch,
+        channel_sources: dict[SourceKind, ChannelSource],
         is_linked: Callable[[str], bool],
     ) -> None:
         self._settings = settings
         self._channels = channels
         self._cursors = cursors
         self._gmail = gmail
-        self._drive = drive
-        self._calendar = calendar
+        self._sources = channel_sources
         self._is_linked = is_linked
 
     def _gmail_topic(self) -> str:
@@ -89,11 +88,8 @@ class WatchService:
 
     def start_gmail(self, uid: str) -> None:
         """``users.watch`` on INBOX; its historyId is the starting cursor."""
-        address, _ = self._gmail.current_history_id(uid)
-        topic = (
-            f"projects/{self._settings.google_cloud_project}/topics/{self._settings.gmail_topic}"
-        )
-        history_id, expires = self._gmail.watch(uid, topic)
+        address, _ = self._gmail.profile(uid)
+        history_id, expires = self._gmail.watch(uid, self._gmail_topic())
         self._channels.route_gmail(address, uid)
         key = SyncKey(uid, SourceKind.GMAIL)
         self._cursors.save_cursor(
@@ -102,57 +98,35 @@ class WatchService:
 
     def start_drive(self, uid: str) -> None:
         """A Drive changes channel from the current start page token."""
-        token = self._drive.start_page_token(uid)
-        self._cursors.save_cursor(
-            SyncKey(uid, SourceKind.DRIVE), CursorState(token), datetime.now(UTC)
-        )
-        self._open_channel(uid, SourceKind.DRIVE, "", token)
+        self._start_channel(SyncKey(uid, SourceKind.DRIVE))
 
     def start_calendar(self, uid: str, calendar_id: str) -> None:
         """A channel on one calendar, after a full listing that sets its sync token."""
-        key = SyncKey(uid, SourceKind.CALENDAR, calendar_id)
-        self._cursors.save_cursor(
-            key, self._calendar.initial(key, datetime.now(UTC)), datetime.now(UTC)
-        )
-        self._open_channel(uid, SourceKind.CALENDAR, calendar_id, None)
+        self._start_channel(SyncKey(uid, SourceKind.CALENDAR, calendar_id))
 
-    def _open_channel(
-        self, uid: str, kind: SourceKind, calendar_id: str, page_token: str | None
-    ) -> Channel:
-        channel_id = str(uuid.uuid4())
+    def _start_channel(self, key: SyncKey) -> None:
+        now = datetime.now(UTC)
+        state = self._sources[key.kind].start_cursor(key, now)
+        self._cursors.save_cursor(key, state, now)
+        self._open_channel(key, state.cursor)
+
+    def _open_channel(self, key: SyncKey, cursor: str | None) -> Channel:
         secret = secrets.token_urlsafe(32)
-        body = {"id": channel_id, "type": "web_hook", "token": secret}
-        if kind is SourceKind.DRIVE:
-            body["address"] = self._settings.drive_webhook_url
-            response = (
-                self._drive.service(uid)
-                .changes()
-                .watch(
-                    pageToken=page_token,
-                    supportsAllDrives=True,
-                    includeItemsFromAllDrives=True,
-                    body=body,
-                )
-                .execute()
-            )
-            lifetime = timedelta(days=1)
-        else:
-            body["address"] = self._settings.calendar_webhook_url
-            response = (
-                self._calendar.service(uid)
-                .events()
-                .watch(calendarId=calendar_id, body=body)
-                .execute()
-            )
-            lifetime = timedelta(days=7)
+        address = (
+            self._settings.drive_webhook_url
+            if key.kind is SourceKind.DRIVE
+            else self._settings.calendar_webhook_url
+        )
+        request = ChannelRequest(id=str(uuid.uuid4()), token=secret, address=address)
+        grant = self._sources[key.kind].watch(key, cursor, request)
         channel = Channel(
-            id=channel_id,
-            uid=uid,
-            source=kind.value,
-            resource_id=str(response["resourceId"]),
+            id=request.id,
+            uid=key.uid,
+            source=key.kind.value,
+            resource_id=grant.resource_id,
             secret_hash=secret_hash(secret),
-            expires_at=_expiration(response, lifetime),
-            calendar_id=calendar_id,
+            expires_at=grant.expires_at,
+            calendar_id=key.calendar_id,
         )
         self._channels.save(channel)
         return channel
@@ -162,10 +136,9 @@ class WatchService:
     def stop_channel(self, channel: Channel) -> None:
         """Stop a channel at Google (best effort) and forget it, so it is rejected after."""
         try:
-            source = self._drive if channel.source == SourceKind.DRIVE.value else self._calendar
-            source.service(channel.uid).channels().stop(
-                body={"id": channel.id, "resourceId": channel.resource_id}
-            ).execute()
+            self._sources[SourceKind(channel.source)].stop(
+                channel.uid, channel.id, channel.resource_id
+            )
         except Exception as exc:
             log.warning(
                 "channel stop failed",
@@ -188,7 +161,13 @@ class WatchService:
 
     def renew_due(self, now: datetime) -> dict[str, int]:
         """Replace channels near expiry (new one saved first) and re-watch Gmail daily."""
-        counts = {"renewed": 0, "stopped_unlinked": 0, "failed": 0, "gmail_rewatched": 0}
+        counts = {
+            "renewed": 0,
+            "stopped_unlinked": 0,
+            "failed": 0,
+            "gmail_rewatched": 0,
+            "needs_user": 0,
+        }
         window = timedelta(hours=self._settings.channel_renew_hours)
         for channel in self._channels.expiring_before(now + window):
             if not self._is_linked(channel.uid):
@@ -196,13 +175,15 @@ class WatchService:
                 counts["stopped_unlinked"] += 1
                 continue
             try:
-                kind = SourceKind(channel.source)
-                key = SyncKey(channel.uid, kind, channel.calendar_id)
-                cursor = self._cursors.cursor_ref(key).get().to_dict() or {}
-                self._open_channel(channel.uid, kind, channel.calendar_id, cursor.get("cursor"))
+                key = SyncKey(channel.uid, SourceKind(channel.source), channel.calendar_id)
+                cursor = self._cursors.cursor_of(key) or {}
+                self._open_channel(key, cursor.get("cursor"))
                 self.stop_channel(channel)
                 counts["renewed"] += 1
             except Exception as exc:
+                if _needs_user(exc):
+                    counts["needs_user"] += 1
+                    continue
                 counts["failed"] += 1
                 log.error(
                     "channel renewal failed",
@@ -220,9 +201,12 @@ class WatchService:
                 continue
             try:
                 _, new_expiry = self._gmail.watch(key.uid, self._gmail_topic())
-                self._cursors.cursor_ref(key).update({"watch_expires_at": new_expiry})
+                self._cursors.set_watch_expiry(key, new_expiry)
                 counts["gmail_rewatched"] += 1
             except Exception as exc:
+                if _needs_user(exc):
+                    counts["needs_user"] += 1
+                    continue
                 counts["failed"] += 1
                 log.error(
                     "gmail rewatch failed",
@@ -232,7 +216,7 @@ class WatchService:
 
     def reconcile(self, now: datetime, runners: dict[SourceKind, SyncRunner]) -> dict[str, int]:
         """Sync every source that has not synced for a while or was left dirty."""
-        counts = {"synced": 0, "skipped": 0, "failed": 0}
+        counts = {"synced": 0, "skipped": 0, "failed": 0, "needs_user": 0}
         cutoff = now - timedelta(minutes=self._settings.reconcile_after_minutes)
         for key, _data in self._cursors.needing_reconcile(cutoff):
             if not self._is_linked(key.uid):
@@ -242,6 +226,9 @@ class WatchService:
                 result = runners[key.kind].notify(key)
                 counts["synced" if result is RequestResult.RUN else "skipped"] += 1
             except Exception as exc:
+                if _needs_user(exc):
+                    counts["needs_user"] += 1
+                    continue
                 counts["failed"] += 1
                 log.error(
                     "reconcile sync failed",

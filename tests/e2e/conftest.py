@@ -12,10 +12,16 @@ from typing import Any
 import pytest
 from google.cloud.firestore import Client as FirestoreClient
 
+from devstack.drivers.clients import (
+    AuthEmulator,
+    AuthUser,
+    FakeGoogle,
+    FirestoreEmulator,
+    SeenSecrets,
+)
+from devstack.drivers.linking import approve, follow, start_link
+from devstack.drivers.pubsub import Observer, PubSub
 from devstack.stack import Stack, StackUrls
-from tests.support.clients import AuthEmulator, AuthUser, FakeGoogle, FirestoreEmulator, SeenSecrets
-from tests.support.linking import approve, follow, start_link
-from tests.support.pubsub import Observer, PubSub
 
 PROJECT_ID = "demo-uplus-test"
 

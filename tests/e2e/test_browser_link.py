@@ -10,9 +10,9 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from devstack.drivers.clients import AuthUser
+from devstack.drivers.linking import api, start_link
 from tests.e2e.conftest import RunningStack
-from tests.support.clients import AuthUser
-from tests.support.linking import api, start_link
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

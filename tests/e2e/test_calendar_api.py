@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.drivers.calendar import CalendarApi, FakeCalendar, google_timed, timed
 from shared.api_contract import mobile_api_document
 from tests.e2e.conftest import LinkedUser, RunningStack, link_user
-from tests.support.calendar import CalendarApi, FakeCalendar, google_timed, timed
 
 EVENTS = "/v1/calendars/primary/events"
 

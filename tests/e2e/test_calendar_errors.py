@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.drivers.calendar import CalendarApi, FakeCalendar, timed
+from devstack.drivers.linking import api as account_call
 from shared.scopes import FEATURE_SCOPES, Feature
 from tests.e2e.conftest import LinkedUser, RunningStack, link_user
-from tests.support.calendar import CalendarApi, FakeCalendar, timed
-from tests.support.linking import api as account_call
 
 LIST = "calendar.calendarList.list"
 

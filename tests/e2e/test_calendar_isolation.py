@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import requests
 
+from devstack.drivers.calendar import CalendarApi, FakeCalendar, google_timed
 from tests.e2e.conftest import RunningStack, link_user
-from tests.support.calendar import CalendarApi, FakeCalendar, google_timed
 
 
 def test_no_route_reaches_another_users_calendar(stack: RunningStack) -> None:

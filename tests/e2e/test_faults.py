@@ -15,12 +15,10 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.processes import wait_all_ready
-from tests.e2e.conftest import LinkedUser, RunningStack
-from tests.support.linking import approve, follow, start_link
-from tests.support.pubsub import collect, eventually
-from tests.support.push import FakeFcm, device_body, new_token, put_device
-from tests.support.watch import (
+from devstack.drivers.linking import approve, follow, start_link
+from devstack.drivers.pubsub import collect, eventually
+from devstack.drivers.push import FakeFcm, device_body, new_token, put_device
+from devstack.drivers.watch import (
     calendar_change,
     calls,
     deliver_mail,
@@ -30,6 +28,8 @@ from tests.support.watch import (
     link_status,
     notify_gmail,
 )
+from devstack.processes import wait_all_ready
+from tests.e2e.conftest import LinkedUser, RunningStack
 
 HISTORY_LIST = "gmail.users.history.list"
 MESSAGES_GET = "gmail.users.messages.get"

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.drivers.clients import AuthUser
+from devstack.drivers.linking import Consent, all_documents, api, approve, follow, start_link
+from devstack.drivers.push import device_body, new_token, put_device
 from shared.scopes import ALL_SCOPES, FEATURE_SCOPES, Feature
 from tests.e2e.conftest import RunningStack
-from tests.support.clients import AuthUser
-from tests.support.linking import Consent, all_documents, api, approve, follow, start_link
-from tests.support.push import device_body, new_token, put_device
 
 SEALED = re.compile(r"^v1\.local-1\.[A-Za-z0-9_-]{20,}$")
 RAW_TOKEN = re.compile(r"ya29\.|1//")

@@ -6,9 +6,9 @@ import hashlib
 
 import requests
 
+from devstack.drivers.clients import AuthUser
+from devstack.drivers.push import device_body, new_token, put_device
 from tests.e2e.conftest import RunningStack
-from tests.support.clients import AuthUser
-from tests.support.push import device_body, new_token, put_device
 
 
 def _get(stack: RunningStack, user: AuthUser) -> requests.Response:

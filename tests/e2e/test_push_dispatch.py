@@ -6,10 +6,8 @@ import time
 
 import requests
 
-from shared.activity import Kind
-from tests.e2e.conftest import RunningStack
-from tests.support.pubsub import eventually
-from tests.support.push import (
+from devstack.drivers.pubsub import eventually
+from devstack.drivers.push import (
     FakeFcm,
     claims,
     device_body,
@@ -22,6 +20,8 @@ from tests.support.push import (
     put_device,
     write_item,
 )
+from shared.activity import Kind
+from tests.e2e.conftest import RunningStack
 
 
 def _fcm(stack: RunningStack) -> FakeFcm:

@@ -6,10 +6,9 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from tests.e2e.conftest import RunningStack
-from tests.support.clients import AuthUser
-from tests.support.pubsub import eventually
-from tests.support.push import (
+from devstack.drivers.clients import AuthUser
+from devstack.drivers.pubsub import eventually
+from devstack.drivers.push import (
     FakeFcm,
     claims,
     device_body,
@@ -21,6 +20,7 @@ from tests.support.push import (
     put_device,
     write_item,
 )
+from tests.e2e.conftest import RunningStack
 
 
 def _devices(stack: RunningStack, user: AuthUser, count: int) -> dict[str, str]:

@@ -8,11 +8,9 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from shared.activity import Kind
-from tests.e2e.conftest import RunningStack
-from tests.support.clients import AuthUser
-from tests.support.pubsub import eventually
-from tests.support.push import (
+from devstack.drivers.clients import AuthUser
+from devstack.drivers.pubsub import eventually
+from devstack.drivers.push import (
     FakeFcm,
     device_body,
     handled,
@@ -22,6 +20,8 @@ from tests.support.push import (
     put_device,
     write_item,
 )
+from shared.activity import Kind
+from tests.e2e.conftest import RunningStack
 
 DEFAULTS = {
     "categories": {"mail": True, "drive": True, "calendar": True},

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import requests
 
+from devstack.drivers.linking import api
+from devstack.drivers.pubsub import collect, eventually, wait_len
+from devstack.drivers.watch import calendar_change, calls, feed, live_channel
 from tests.e2e.conftest import LinkedUser, RunningStack
-from tests.support.linking import api
-from tests.support.pubsub import collect, eventually, wait_len
-from tests.support.watch import calendar_change, calls, feed, live_channel
 
 EVENT = {
     "summary": "Design review",

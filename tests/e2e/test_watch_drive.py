@@ -6,10 +6,10 @@ from typing import Any
 
 import requests
 
+from devstack.drivers.linking import api
+from devstack.drivers.pubsub import collect, eventually, wait_len
+from devstack.drivers.watch import drive_file, feed, live_channel
 from tests.e2e.conftest import LinkedUser, RunningStack
-from tests.support.linking import api
-from tests.support.pubsub import collect, eventually, wait_len
-from tests.support.watch import drive_file, feed, live_channel
 
 
 def _files(stack: RunningStack, method: str, path: str = "", **body: Any) -> dict[str, Any]:

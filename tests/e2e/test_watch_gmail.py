@@ -7,10 +7,10 @@ from typing import Any
 
 import requests
 
+from devstack.drivers.linking import api
+from devstack.drivers.pubsub import collect, eventually, wait_len
+from devstack.drivers.watch import calls, deliver_mail, feed, notify_gmail
 from tests.e2e.conftest import LinkedUser, RunningStack
-from tests.support.linking import api
-from tests.support.pubsub import collect, eventually, wait_len
-from tests.support.watch import calls, deliver_mail, feed, notify_gmail
 
 
 def _deliver(stack: RunningStack, user: LinkedUser, subject: str, **extra: Any) -> dict[str, Any]:

@@ -95,3 +95,30 @@ def test_client_errors_and_rate_limits_are_not_retried() -> None:
 def test_other_exceptions_pass_through() -> None:
     with pytest.raises(KeyError):
         _run(Flaky(KeyError("bug")))
+
+
+def test_a_call_without_answer_is_not_resent_when_unsafe() -> None:
+    action = Flaky(GoogleFailure(0, "TimeoutError"))
+    with pytest.raises(GoogleFailure):
+        call_with_retries(action, RetryPolicy(), resend_safe=False, sleep=lambda _: None)
+    assert action.calls == 1
+    # An answered 503 is still retried: Google did not apply it.
+    action = Flaky(GoogleFailure(503, "backendError"))
+    assert call_with_retries(action, RetryPolicy(), resend_safe=False, sleep=lambda _: None)
+    assert action.calls == 2
+
+
+def test_rate_limits_wait_out_retry_after_only_where_the_policy_allows() -> None:
+    limited = GoogleFailure(403, "userRateLimitExceeded", retry_after=7)
+    with pytest.raises(GoogleFailure):
+        call_with_retries(Flaky(limited), RetryPolicy(), sleep=lambda _: None)
+    sleeps: list[float] = []
+    policy = RetryPolicy(budget_seconds=60, retry_rate_limits=True)
+    action = Flaky(limited, GoogleFailure(429, ""))
+    assert call_with_retries(action, policy, sleep=sleeps.append, jitter=lambda a, b: b) == "ok"
+    assert sleeps[0] == 7 and action.calls == 3
+    # A Retry-After beyond the budget is handed back at once.
+    late = Flaky(GoogleFailure(429, "", retry_after=120))
+    with pytest.raises(GoogleFailure):
+        call_with_retries(late, policy, sleep=sleeps.append)
+    assert late.calls == 1

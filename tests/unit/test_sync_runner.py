@@ -8,14 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.activity import ACTIVITY_RETENTION, ActivityItem, Kind, PushJob, item_id, push_job_id
-from shared.services.sync import (
-    CursorState,
-    RequestResult,
-    SourceKind,
-    SyncBatch,
-    SyncKey,
-    SyncRunner,
-)
+from shared.ports.sync import CursorState, RequestResult, SourceKind, SyncBatch, SyncKey
+from shared.services.sync import SyncRunner
 
 KEY = SyncKey("u1", SourceKind.GMAIL)
 

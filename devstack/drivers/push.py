@@ -13,8 +13,8 @@ from typing import Any
 import requests
 from google.cloud import firestore
 
+from devstack.drivers.clients import AuthUser, SeenSecrets
 from shared.activity import ACTIVITY_RETENTION, ActivityItem, Kind, PushJob, push_job_id
-from tests.support.clients import AuthUser, SeenSecrets
 
 
 def new_token(seen: SeenSecrets) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from tests.support.clients import AuthUser
+from devstack.drivers.clients import AuthUser
 
 
 def deliver_mail(fake_google: str, sub: str, subject: str, **extra: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from tests.support.clients import AuthUser
+from devstack.drivers.clients import AuthUser
 
 # The Calendar methods the Calendar API calls (watches and their syncs are another flow's).
 CRUD_METHODS = frozenset(

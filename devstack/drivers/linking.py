@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from google.cloud import firestore
 
-from tests.support.clients import AuthUser
+from devstack.drivers.clients import AuthUser
 
 APPROVE_PATH = "/o/oauth2/v2/auth/approve"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shared.bootstrap import Container
-from shared.errors import ACCOUNT_NEEDS_USER, AppError, ErrorCode
+from shared.errors import AppError, ErrorCode
 from shared.http import Caller, Reply, RequestContext, Router
 from shared.logs import get_logger
-from shared.services.sync import SourceKind, SyncKey
-from shared.services.webhooks import authenticate
+from shared.ports.sync import SourceKind
+from shared.services.notifications import ChannelNotice
 
 log = get_logger(__name__)
 
@@ -32,20 +32,15 @@ def channel_router(app: Container, kind: SourceKind) -> Router:
 
     @router.post("/", auth=False)
     def receive(ctx: RequestContext) -> Reply:
-        channel, state = authenticate(
-            ctx.request.headers, kind.value, app.channels, datetime.now(UTC)
+        headers = ctx.request.headers
+        notice = ChannelNotice(
+            channel_id=headers.get("X-Goog-Channel-ID", ""),
+            token=headers.get("X-Goog-Channel-Token", ""),
+            resource_id=headers.get("X-Goog-Resource-ID", ""),
+            state=headers.get("X-Goog-Resource-State", ""),
         )
-        if state == "sync":
-            return Reply(status=200)  # the handshake after a watch starts: nothing changed
-        key = SyncKey(channel.uid, kind, channel.calendar_id)
-        try:
-            app.sync_runner(kind).notify(key)
-        except AppError as exc:
-            if exc.code not in ACCOUNT_NEEDS_USER:
-                raise
-            log.info(
-                "notification for an account that cannot sync", extra={"error_code": exc.code.value}
-            )
+        outcome = app.notifications.channel_notification(kind, notice, datetime.now(UTC))
+        log.info("channel notification handled", extra={"source": kind.value, "result": outcome})
         return Reply(status=200)
 
     return router

@@ -1,0 +1,94 @@
+"""Drive through the gateway: ``changes.list`` from the stored page token to
+``newStartPageToken``, and the changes channel (``changes.watch``, ``channels.stop``).
+
+Google: https://developers.google.com/workspace/drive/api/guides/manage-changes and
+https://developers.google.com/workspace/drive/api/guides/push (a channel lives at most
+one day for ``changes``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.adapters.google_channels import channel_body, stop_channel, watch_grant
+from shared.adapters.google_gateway import GoogleGateway
+from shared.google_errors import GoogleFailure
+from shared.ports.sync import CursorState, SyncBatch, SyncKey
+from shared.ports.watches import ChannelRequest, WatchGrant
+from shared.scopes import Feature
+from shared.sources.drive import FIELDS, drive_item
+
+_PAGE_SIZE = 100
+_CHANNEL_LIFETIME = timedelta(days=1)
+
+
+class DriveSource:
+    """Reads Drive changes since a page token; opens and stops changes channels."""
+
+    def __init__(self, gateway: GoogleGateway) -> None:
+        self._gateway = gateway
+
+    def _call(self, uid: str, make: Any, *, resend_safe: bool = True) -> Any:
+        return self._gateway.call(uid, Feature.DRIVE, make, resend_safe=resend_safe)
+
+    def fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch:
+        """Every change up to the new start page token; an invalid token restarts."""
+        token = state.cursor
+        items = []
+        pages = 0
+        try:
+            while token:
+                response = self._call(
+                    key.uid,
+                    lambda s, token=token: s.changes().list(
+                        pageToken=token,
+                        pageSize=_PAGE_SIZE,
+                        includeItemsFromAllDrives=True,
+                        supportsAllDrives=True,
+                        includeRemoved=True,
+                        spaces="drive",
+                        fields=FIELDS,
+                    ),
+                )
+                pages += 1
+                for change in response.get("changes", []):
+                    item = drive_item(change, now)
+                    if item is not None:
+                        items.append(item)
+                if response.get("newStartPageToken"):
+                    return SyncBatch(
+                        items, str(response["newStartPageToken"]), notes={"pages": pages}
+                    )
+                token = response.get("nextPageToken")
+        except GoogleFailure as failure:
+            if failure.status not in (400, 404):
+                raise
+        # An invalid or missing page token: start again from now.
+        return SyncBatch([], self._start_page_token(key.uid), notes={"page_token_reset": 1})
+
+    def _start_page_token(self, uid: str) -> str:
+        response = self._call(uid, lambda s: s.changes().getStartPageToken(supportsAllDrives=True))
+        return str(response["startPageToken"])
+
+    def start_cursor(self, key: SyncKey, now: datetime) -> CursorState:
+        """``changes.getStartPageToken`` across My Drive and shared drives."""
+        return CursorState(self._start_page_token(key.uid))
+
+    def watch(self, key: SyncKey, cursor: str | None, request: ChannelRequest) -> WatchGrant:
+        """``changes.watch`` from the page token ``cursor``."""
+        response = self._call(
+            key.uid,
+            lambda s: s.changes().watch(
+                pageToken=cursor,
+                supportsAllDrives=True,
+                includeItemsFromAllDrives=True,
+                body=channel_body(request),
+            ),
+            resend_safe=False,
+        )
+        return watch_grant(response, _CHANNEL_LIFETIME)
+
+    def stop(self, uid: str, channel_id: str, resource_id: str) -> None:
+        """``channels.stop`` on the Drive API."""
+        stop_channel(self._gateway, uid, Feature.DRIVE, channel_id, resource_id)

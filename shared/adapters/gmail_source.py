@@ -1,0 +1,117 @@
+"""Gmail through the gateway: ``history.list`` from the stored historyId, then metadata of
+added INBOX mail; and the mailbox watch (``users.watch``, ``users.stop``).
+
+Google: a historyId older than about a week answers 404 on ``history.list``
+(https://developers.google.com/workspace/gmail/api/guides/sync#partial_synchronization);
+``users.watch`` must be renewed at least every 7 days
+(https://developers.google.com/workspace/gmail/api/guides/push#renewing_mailbox_watch).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.adapters.google_gateway import GoogleGateway
+from shared.google_errors import GoogleFailure
+from shared.ports.sync import CursorState, SyncBatch, SyncKey
+from shared.scopes import Feature
+from shared.sources.gmail import mail_item
+
+_PAGE_SIZE = 500
+
+
+class GmailSource:
+    """Reads new INBOX messages since a historyId; watches and stops the mailbox."""
+
+    def __init__(self, gateway: GoogleGateway) -> None:
+        self._gateway = gateway
+
+    def _call(self, uid: str, make: Any, *, resend_safe: bool = True) -> Any:
+        return self._gateway.call(uid, Feature.GMAIL, make, resend_safe=resend_safe)
+
+    def fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch:
+        """New mail since the cursor; a too-old cursor restarts at the current profile."""
+        start = state.cursor or "0"
+        try:
+            message_ids, latest = self._history(key.uid, start)
+        except GoogleFailure as failure:
+            if failure.status != 404:
+                raise
+            # The stored historyId is too old: skip to now, without pushing old mail.
+            _, history_id = self.profile(key.uid)
+            return SyncBatch([], history_id, notes={"history_reset": 1})
+        items = []
+        for message_id in message_ids:
+            try:
+                message = self._call(
+                    key.uid,
+                    lambda s, message_id=message_id: (
+                        s.users()
+                        .messages()
+                        .get(
+                            userId="me",
+                            id=message_id,
+                            format="metadata",
+                            metadataHeaders=["From", "Subject", "Date"],
+                        )
+                    ),
+                )
+            except GoogleFailure as failure:
+                if failure.status == 404:
+                    continue  # deleted before we looked: nothing to tell
+                raise
+            items.append(mail_item(message, now))
+        cursor = str(max(int(start), int(latest)))
+        return SyncBatch(items, cursor, notes={"history_pages": 1})
+
+    def _history(self, uid: str, start: str) -> tuple[list[str], str]:
+        ids: list[str] = []
+        latest = start
+        page_token = None
+        while True:
+            response = self._call(
+                uid,
+                lambda s, page_token=page_token: (
+                    s.users()
+                    .history()
+                    .list(
+                        userId="me",
+                        startHistoryId=start,
+                        historyTypes="messageAdded",
+                        labelId="INBOX",
+                        maxResults=_PAGE_SIZE,
+                        pageToken=page_token,
+                    )
+                ),
+            )
+            for record in response.get("history", []):
+                for added in record.get("messagesAdded", []):
+                    message = added.get("message", {})
+                    if "INBOX" in message.get("labelIds", ["INBOX"]) and message["id"] not in ids:
+                        ids.append(str(message["id"]))
+            latest = str(response.get("historyId") or latest)
+            page_token = response.get("nextPageToken")
+            if not page_token:
+                return ids, latest
+
+    def profile(self, uid: str) -> tuple[str, str]:
+        """The mailbox's address and current historyId (``users.getProfile``)."""
+        profile = self._call(uid, lambda s: s.users().getProfile(userId="me"))
+        return str(profile["emailAddress"]), str(profile["historyId"])
+
+    def watch(self, uid: str, topic: str) -> tuple[str, datetime]:
+        """``users.watch`` on INBOX; returns the starting historyId and the expiration."""
+        response = self._call(
+            uid,
+            lambda s: s.users().watch(
+                userId="me",
+                body={"topicName": topic, "labelIds": ["INBOX"], "labelFilterBehavior": "include"},
+            ),
+        )
+        expires = datetime.fromtimestamp(int(response["expiration"]) / 1000, UTC)
+        return str(response["historyId"]), expires
+
+    def stop(self, uid: str) -> None:
+        """``users.stop``: no more notifications for this mailbox."""
+        self._call(uid, lambda s: s.users().stop(userId="me"))

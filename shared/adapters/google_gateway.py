@@ -1,0 +1,151 @@
+"""The one way to call a Google API (Calendar, Gmail, Drive, their ``watch`` and ``stop``).
+
+The gateway owns, for every call:
+
+- the user's credentials (``CredentialSource``: stored, sealed, refreshed ahead of expiry);
+- the 401 policy: a refused access token gets one forced refresh and one more try; a
+  refresh Google refuses (``invalid_grant``) or a second 401 turns the account
+  ``relink_required`` (``CredentialSource.mark_relink_required``: watches stopped, a
+  re-link push queued) and raises ``AppError(GOOGLE_RELINK_REQUIRED)``;
+- the one error table and retries (``shared.google_errors``) inside the caller's budget
+  (``REQUEST_POLICY`` for HTTP functions, ``EVENT_POLICY`` for Pub/Sub and webhooks),
+  rate-limit answers and ``Retry-After`` included;
+- the transport: one ``requests.Session`` per instance, a timeout per request, and no
+  resend of a request that got no answer unless the caller says it is safe.
+
+Discovery documents are the static ones shipped with google-api-python-client; each API's
+service object is built once per instance. Ids travel as method parameters, so
+googleapiclient escapes them into the URL.
+
+Errors: ``GoogleFailure`` (status, reason, Retry-After) for Google's answers and missing
+answers; ``AppError`` from the credentials (not linked, scope not granted, re-link).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from shared.adapters.google_http import BearerHttp, make_session
+from shared.errors import AppError, ErrorCode
+from shared.google_errors import GoogleFailure, RetryPolicy, call_with_retries
+from shared.logs import get_logger
+from shared.scopes import Feature
+from shared.settings import Settings
+
+if TYPE_CHECKING:
+    import requests
+    from google.oauth2.credentials import Credentials
+    from googleapiclient.discovery import Resource
+    from googleapiclient.http import HttpRequest
+
+log = get_logger(__name__)
+
+# Feature → (API name, version, path of the API under an endpoint override).
+_APIS: dict[Feature, tuple[str, str, str]] = {
+    Feature.GMAIL: ("gmail", "v1", ""),
+    Feature.DRIVE: ("drive", "v3", "drive/v3/"),
+    Feature.CALENDAR: ("calendar", "v3", "calendar/v3/"),
+}
+
+RequestFactory = Callable[["Resource"], "HttpRequest"]
+
+
+class CredentialSource(Protocol):
+    """Port: per-user Google credentials (``GoogleCredentialsProvider``)."""
+
+    def for_user(
+        self, uid: str, feature: Feature | None = None, *, force_refresh: bool = False
+    ) -> Credentials: ...
+
+    def mark_relink_required(self, uid: str) -> None: ...
+
+
+class GoogleGateway:
+    """Executes Google API requests on behalf of one of our users."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        credentials: CredentialSource,
+        policy: RetryPolicy,
+        *,
+        pool_size: int = 10,
+    ) -> None:
+        self._settings = settings
+        self._credentials = credentials
+        self._policy = policy
+        self._pool_size = pool_size
+        self._lock = threading.Lock()
+        self._services: dict[Feature, Resource] = {}
+
+    @functools.cached_property
+    def _session(self) -> requests.Session:
+        return make_session(self._pool_size)
+
+    def _service(self, feature: Feature) -> Resource:
+        with self._lock:
+            service = self._services.get(feature)
+            if service is None:
+                service = self._services[feature] = self._build(feature)
+            return service
+
+    def _build(self, feature: Feature) -> Resource:
+        import httplib2
+        from googleapiclient.discovery import build
+
+        api, version, path = _APIS[feature]
+        endpoint = self._settings.api_endpoint(path)
+        return build(
+            api,
+            version,
+            # A placeholder: every request is executed with its own BearerHttp.
+            http=httplib2.Http(),
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": endpoint} if endpoint else None,
+        )
+
+    def call(
+        self,
+        uid: str,
+        feature: Feature,
+        make: RequestFactory,
+        *,
+        headers: dict[str, str] | None = None,
+        resend_safe: bool = True,
+    ) -> Any:
+        """Execute ``make(service)`` as the user; the parsed JSON answer (None when empty).
+
+        ``resend_safe=False`` for calls Google may apply although no answer came back
+        (``watch``: a resend would open a second channel).
+        """
+        service = self._service(feature)
+        timeout = self._settings.google_api_timeout_seconds
+
+        def attempt(token: str) -> Any:
+            request = make(service)
+            request.headers.update(headers or {})
+            return request.execute(http=BearerHttp(self._session, token, timeout))
+
+        def with_retries(token: str) -> Any:
+            return call_with_retries(lambda: attempt(token), self._policy, resend_safe=resend_safe)
+
+        token = str(self._credentials.for_user(uid, feature).token)
+        try:
+            return with_retries(token)
+        except GoogleFailure as failure:
+            if failure.status != 401:
+                raise
+        # The access token was refused: refresh once (invalid_grant marks re-link there).
+        fresh = str(self._credentials.for_user(uid, feature, force_refresh=True).token)
+        try:
+            return with_retries(fresh)
+        except GoogleFailure as failure:
+            if failure.status != 401:
+                raise
+        log.warning("google refused a fresh access token: account needs re-link")
+        self._credentials.mark_relink_required(uid)
+        raise AppError(ErrorCode.GOOGLE_RELINK_REQUIRED, "Link your Google account again.")
