@@ -10,10 +10,10 @@ from typing import Any
 
 import requests
 
+from devstack.drivers.pubsub import collect, eventually
+from devstack.drivers.push import dispatch_log
+from devstack.drivers.watch import calendar_change, feed, live_channel
 from tests.e2e.conftest import PROJECT_ID, LinkedUser, RunningStack
-from tests.support.pubsub import collect, eventually
-from tests.support.push import dispatch_log
-from tests.support.watch import calendar_change, feed, live_channel
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACE_FIELD = "logging.googleapis.com/trace"
