@@ -229,8 +229,10 @@ def test_every_ttl_collection_has_a_ttl_policy(config: Config) -> None:
     assert database["type"] == "FIRESTORE_NATIVE" and database["name"] == "(default)"
 
 
-def test_scheduler_ticks_renewal_and_reconcile_on_the_maintenance_topic(config: Config) -> None:
-    assert set(config.locals["maintenance_jobs"]) == {"renew", "reconcile"}
+def test_scheduler_ticks_every_maintenance_task_on_the_maintenance_topic(config: Config) -> None:
+    from functions.watch_maintenance import TASKS
+
+    assert set(config.locals["maintenance_jobs"]) == set(TASKS)
     job = config.resource("google_cloud_scheduler_job", "maintenance")
     assert expr(job["for_each"]) == "local.maintenance_jobs"
     target = block(job, "pubsub_target")
