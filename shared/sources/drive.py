@@ -9,7 +9,7 @@ from shared.activity import ACTIVITY_RETENTION, ActivityItem, Kind, item_id
 
 FIELDS = (
     "nextPageToken,newStartPageToken,changes(changeType,time,removed,fileId,"
-    "file(id,name,mimeType,trashed,createdTime,modifiedTime,lastModifyingUser(displayName)))"
+    "file(id,name,mimeType,trashed,createdTime,modifiedTime,lastModifyingUser(displayName,me)))"
 )
 
 
@@ -44,6 +44,7 @@ def drive_item(change: dict[str, Any], now: datetime) -> ActivityItem | None:
         group_key=file_id,
         title=file.get("name"),
         actor=(file.get("lastModifyingUser") or {}).get("displayName"),
+        by_me=(file.get("lastModifyingUser") or {}).get("me") is True,
         occurred_at=_time(change.get("time"), now),
         created_at=now,
         expires_at=now + ACTIVITY_RETENTION,
