@@ -13,7 +13,7 @@ from shared.ports.sync import CursorState, SourceKind, SyncBatch, SyncKey
 from shared.services.calendar import CalendarService
 from shared.services.own_changes import MarkOwnChanges, calendar_item_ids
 from shared.sources.calendar import calendar_item
-from shared.sources.drive import drive_item
+from shared.sources.drive import drive_items
 
 NOW = datetime(2026, 3, 4, 3, 0, tzinfo=UTC)
 KEY = SyncKey("uid-1", SourceKind.CALENDAR, "primary")
@@ -74,10 +74,14 @@ def test_drive_marks_the_users_own_changes() -> None:
         file = {"id": "f1", "name": "Budget.xlsx", "lastModifyingUser": user}
         return {"changeType": "file", "fileId": "f1", "time": "2026-03-04T03:00:00Z", "file": file}
 
-    items = [drive_item(change(me), NOW) for me in (True, False, None)]
-    assert [item.by_me if item else None for item in items] == [True, False, False]
-    removed = drive_item({"fileId": "f1", "removed": True, "time": "2026-03-04T03:00:00Z"}, NOW)
-    assert removed is not None and not removed.by_me
+    for me, by_me in ((True, True), (False, False), (None, False)):
+        (item,) = drive_items([change(me)], {}, NOW, NOW)
+        assert item.by_me is by_me
+    index: dict[str, str] = {}
+    drive_items([change(True)], index, NOW, NOW)
+    removal = {"fileId": "f1", "removed": True, "time": "2026-03-04T03:01:00Z"}
+    (removed,) = drive_items([removal], index, NOW, NOW)
+    assert removed.kind is Kind.DRIVE_DELETED and not removed.by_me
 
 
 def test_our_calendar_writes_mark_exactly_the_versions_we_wrote() -> None:
