@@ -246,7 +246,8 @@ class Demo:
             return
         newest = found[0]
         title = newest.get("title") or ""
-        self.timeline.show(f"[{self.timeline.stamp()}] feed: {newest['kind']:<17} {title}")
+        mine = " (by you: no notification)" if newest.get("by_me") else ""
+        self.timeline.show(f"[{self.timeline.stamp()}] feed: {newest['kind']:<17} {title}{mine}")
 
     def pushes(self) -> None:
         self.timeline.begin("Pushes that reached the phone (fake FCM)")

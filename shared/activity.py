@@ -29,8 +29,12 @@ class Kind(StrEnum):
 
     MAIL_RECEIVED = "mail.received"
     DRIVE_CREATED = "drive.created"
-    DRIVE_CHANGED = "drive.changed"
-    DRIVE_DELETED = "drive.deleted"
+    DRIVE_CHANGED = "drive.changed"  # content or other metadata (the API does not say which)
+    DRIVE_RENAMED = "drive.renamed"
+    DRIVE_MOVED = "drive.moved"
+    DRIVE_TRASHED = "drive.trashed"
+    DRIVE_RESTORED = "drive.restored"  # taken out of the trash
+    DRIVE_DELETED = "drive.deleted"  # permanently deleted, or no longer shared with the user
     CALENDAR_CHANGED = "calendar.changed"
     CALENDAR_DELETED = "calendar.deleted"
     ACCOUNT_RELINK_REQUIRED = "account.relink_required"
@@ -62,6 +66,12 @@ class ActivityItem(BaseModel):
     group_key: str = Field(description="Thread, file or calendar: collapses related pushes.")
     title: str | None = Field(default=None, description="Subject, file name or event title.")
     actor: str | None = Field(default=None, description="Sender or the person who changed it.")
+    by_me: bool = Field(
+        default=False,
+        description="The user made this change themselves (Drive: Google's lastModifyingUser.me;"
+        " Calendar: a write made through our calendar API). Pushed data-only unless the"
+        " preference notify_own_changes is on.",
+    )
     occurred_at: datetime
     created_at: datetime
     expires_at: datetime

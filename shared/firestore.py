@@ -28,6 +28,7 @@ class Collections:
     CURSORS = "cursors"
     OUTBOX = "outbox"
     GMAIL_ADDRESSES = "gmail_addresses"
+    OWN_CHANGES = "own_changes"  # the user's own Calendar writes (shared/services/own_changes)
 
     # Top-level collections whose documents carry the owner's ``uid`` field; unlink and
     # erase delete them by query, so every new such collection must be listed here.

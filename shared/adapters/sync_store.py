@@ -105,7 +105,7 @@ class FirestoreSyncStore:
         ref = self.cursor_ref(key)
         ref.update({"dirty": False})
         data = ref.get().to_dict() or {}
-        return CursorState(data.get("cursor"), data.get("index"))
+        return CursorState(data.get("cursor"), data.get("index"), data.get("last_synced_at"))
 
     def commit(
         self,

@@ -14,6 +14,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from shared.calendar_models import (
@@ -34,6 +35,7 @@ from shared.calendar_models import (
 )
 from shared.errors import AppError, ErrorCode
 from shared.google_errors import GoogleFailure, to_app_error
+from shared.services.own_changes import DELETED, OwnChangeStore, calendar_item_ids
 
 # A user has few calendars; the bound keeps one request's Google calls finite.
 MAX_CALENDAR_PAGES = 10
@@ -120,8 +122,16 @@ def _new_event_id() -> str:
 class CalendarService:
     """The Calendar API's use cases for the authenticated user."""
 
-    def __init__(self, google: CalendarGateway) -> None:
+    def __init__(self, google: CalendarGateway, own_changes: OwnChangeStore | None = None) -> None:
         self._google = google
+        self._own_changes = own_changes
+
+    def _record_own(self, uid: str, calendar_id: str, event_id: str, etag: str | None) -> None:
+        """Remember this write (new version ``etag``, or ``DELETED``) as the user's own, so
+        its sync item is ``by_me``; Google always answers an etag, "" skips the record."""
+        if self._own_changes is not None and etag != "":
+            ids = calendar_item_ids(calendar_id, event_id, etag)
+            self._own_changes.record(uid, ids, datetime.now(UTC))
 
     def list_calendars(self, uid: str) -> CalendarList:
         """Every calendar in the user's list."""
@@ -218,6 +228,7 @@ class CalendarService:
             if existing.status == "cancelled":
                 raise AppError(ErrorCode.CONFLICT, "An event with this id was deleted.") from None
             return Created(existing, created=False)
+        self._record_own(uid, calendar_id, event_id, str(created.get("etag") or ""))
         return Created(event_from_google(created), created=True)
 
     def patch_event(
@@ -240,6 +251,7 @@ class CalendarService:
             )
         except GoogleFailure as failure:
             raise self._failure(failure, uid, calendar_id, event_id) from None
+        self._record_own(uid, calendar_id, event_id, str(patched.get("etag") or ""))
         return event_from_google(patched)
 
     def delete_event(
@@ -259,6 +271,7 @@ class CalendarService:
             if failure.status == 410:
                 return
             raise self._failure(failure, uid, calendar_id, event_id) from None
+        self._record_own(uid, calendar_id, event_id, DELETED)
 
     def _failure(
         self, failure: GoogleFailure, uid: str, calendar_id: str, event_id: str

@@ -87,6 +87,11 @@ class Preferences(BaseModel):
         default=True, description="Show sender, subject or file name in the notification text."
     )
     quiet_hours: QuietHours | None = None
+    notify_own_changes: bool = Field(
+        default=False,
+        description="Also show a notification for changes the user made themselves (by_me);"
+        " off: those are pushed data-only, so the app's feed still refreshes.",
+    )
 
     def is_quiet(self, now: datetime) -> bool:
         """Whether pushes at ``now`` must be data-only."""

@@ -43,7 +43,7 @@ OVERRIDES = frozenset(
     }
 )
 
-TTL_COLLECTIONS = {"oauth_states", "idempotency", "push_claims", "activity"}
+TTL_COLLECTIONS = {"oauth_states", "idempotency", "push_claims", "activity", "own_changes"}
 TOPICS = {"gmail-notifications", "push-jobs", "maintenance-ticks"}
 
 
