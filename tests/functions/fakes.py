@@ -337,13 +337,6 @@ class MemoryChannels:
         return self.gmail.get(address.strip().lower())
 
 
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 class MemorySyncStore:
     """``SyncStore``, ``CursorRecords`` and ``FeedRecorder`` (the sync store adapter's
     ports), plus the two feed readers (the account API's and push dispatch's)."""
@@ -370,8 +363,8 @@ class MemorySyncStore:
         cursor = self.cursors.get(self._id(key))
         if cursor is None:
             return RequestResult.UNKNOWN
-        stored = _as_int(cursor.get("cursor"))
-        if pushed is not None and stored is not None and pushed <= stored:
+        stored = str(cursor.get("cursor"))
+        if pushed is not None and stored.isdigit() and pushed <= int(stored):
             return RequestResult.STALE
         held = self.leases.get(self._id(key))
         if held is None or held[1] <= now:
