@@ -7,8 +7,9 @@ import functions_framework
 
 from shared import pages
 from shared.bootstrap import container
-from shared.logs import execution_scope, get_logger
+from shared.logs import get_logger
 from shared.services.linking import LinkResult
+from shared.tracing import request_scope
 
 _app = container()
 log = get_logger(__name__)
@@ -17,8 +18,7 @@ log = get_logger(__name__)
 @functions_framework.http
 def oauth_callback(request: flask.Request) -> flask.Response:
     """Validate state, exchange the code, store the grant, show the result, return to app."""
-    execution_id = request.headers.get("Function-Execution-Id")
-    with execution_scope(execution_id):
+    with request_scope(request.headers):
         if request.method != "GET":
             return flask.Response("Method not allowed", status=405, mimetype="text/plain")
         args = request.args

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from shared.activity import PushJob
 from shared.bootstrap import container
-from shared.logs import execution_scope, get_logger
+from shared.logs import execution_scope, get_logger, trace_scope
 from shared.pubsub_message import payload
 from shared.services.push import RetryLater
 
@@ -46,8 +46,10 @@ def push_dispatch(event: CloudEvent) -> None:
             # Acknowledged: a poison message must not come back forever.
             log.warning("malformed push job acknowledged")
             return
-        try:
-            _app.push.dispatch(job, datetime.now(UTC))
-        except RetryLater as retry:
-            log.warning("push job to be redelivered", extra={"job_id": job.job_id})
-            raise RetryLater(str(retry)) from None
+        # Logged under the trace of the notification that caused the job.
+        with trace_scope(job.trace_id):
+            try:
+                _app.push.dispatch(job, datetime.now(UTC))
+            except RetryLater as retry:
+                log.warning("push job to be redelivered", extra={"job_id": job.job_id})
+                raise RetryLater(str(retry)) from None

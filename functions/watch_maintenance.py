@@ -1,5 +1,6 @@
 """Watch maintenance (Cloud Scheduler → Pub/Sub, private): renew channels and watches,
-stop channels of unlinked users, and reconcile accounts whose pushes never came."""
+stop channels of unlinked users, reconcile accounts whose pushes never came, and prune
+devices not registered again for ``DEVICE_STALE_DAYS``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from shared.pubsub_message import json_payload
 _app = container("event")
 log = get_logger(__name__)
 
-TASKS = ("renew", "reconcile")
+TASKS = ("renew", "reconcile", "prune")
+# Devices deleted per prune tick: bounded work per invocation; the daily tick catches up.
+PRUNE_BATCH = 500
 
 
 def task_of(data: object) -> str | None:
@@ -37,6 +40,8 @@ def watch_maintenance(event: CloudEvent) -> None:
         now = datetime.now(UTC)
         if task == "renew":
             counts = _app.watch_service.renew_due(now)
+        elif task == "prune":
+            counts = {"pruned": _app.devices.prune_stale(now, PRUNE_BATCH)}
         else:
             runners = {kind: _app.sync_runner(kind) for kind in SourceKind}
             counts = _app.watch_service.reconcile(now, runners)

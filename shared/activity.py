@@ -77,6 +77,12 @@ class PushJob(BaseModel):
     item_id: str = Field(min_length=1, max_length=64)
     kind: Kind
     created_at: datetime
+    trace_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{32}$",
+        description="Trace of the notification whose sync pass created the job: push "
+        "dispatch logs under it, so one notification can be followed to its pushes.",
+    )
 
 
 def push_job_id(uid: str, item: str) -> str:

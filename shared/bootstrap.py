@@ -261,7 +261,7 @@ def install(made: Container | None) -> None:
 @functools.cache
 def _built(caller: Caller) -> Container:
     settings = get_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.google_cloud_project)
     return Container(settings, _POLICIES[caller])
 
 

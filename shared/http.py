@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -18,8 +17,9 @@ import flask
 from pydantic import BaseModel, ValidationError
 
 from shared.errors import HTTP_STATUS, AppError, ErrorCode
-from shared.logs import execution_scope, get_logger
+from shared.logs import get_logger
 from shared.ports.identity import Caller
+from shared.tracing import request_scope
 
 log = get_logger(__name__)
 
@@ -149,8 +149,7 @@ class Router:
 
     def dispatch(self, request: flask.Request, authenticator: Authenticator) -> flask.Response:
         """Serve one request: match, authenticate, run the handler, map errors."""
-        execution_id = request.headers.get("Function-Execution-Id") or uuid.uuid4().hex[:16]
-        with execution_scope(execution_id):
+        with request_scope(request.headers) as execution_id:
             try:
                 response = self._serve(request, authenticator)
             except AppError as exc:

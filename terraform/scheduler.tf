@@ -12,6 +12,10 @@ locals {
       schedule    = "*/15 * * * *"
       description = "Sync accounts that have not synced for a while (pushes Google dropped)."
     }
+    prune = {
+      schedule    = "30 3 * * *"
+      description = "Delete a bounded batch of devices not registered again for DEVICE_STALE_DAYS."
+    }
   }
 }
 

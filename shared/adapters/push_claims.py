@@ -110,5 +110,5 @@ class FirestoreFeedItems:
         try:
             return ActivityItem.model_validate({"id": item_id, **(snapshot.to_dict() or {})})
         except ValidationError:
-            log.error("unreadable feed item", extra={"alarm": "feed_item_invalid"})
+            log.error("unreadable feed item", extra={"alert": "feed_item_invalid"})
             return None

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.activity import ActivityItem, Category, PushJob, push_job_id
 from shared.firestore import Collections, where
+from shared.logs import current_trace_id
 from shared.ports.sync import CursorState, RequestResult, SourceKind, SyncKey
 
 if TYPE_CHECKING:
@@ -160,6 +161,7 @@ class FirestoreSyncStore:
                 item_id=item_id,
                 kind=item.kind,
                 created_at=now,
+                trace_id=current_trace_id(),
             )
             transaction.set(outbox.document(job.job_id), job.model_dump())
             jobs.append(job)

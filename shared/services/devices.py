@@ -183,8 +183,8 @@ class DevicesService:
         self._store.delete(uid, device_id)
 
     def prune_stale(self, now: datetime, limit: int = 500) -> int:
-        """Delete up to ``limit`` devices not seen for ``stale_after``; the maintenance job
-        calls this until it returns fewer than ``limit``."""
+        """Delete up to ``limit`` devices not seen for ``stale_after`` (the ``prune``
+        maintenance task, once per tick); returns how many were deleted."""
         cutoff = now - self.stale_after
         stale = self._store.stale(cutoff, limit)
         for uid, device_id in stale:

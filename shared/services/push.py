@@ -329,11 +329,11 @@ class PushService:
         if result.status is SendStatus.CONFIG_ALARM:
             log.error(
                 "fcm third-party credentials rejected (APNs or web push configuration)",
-                extra={"alarm": "fcm_third_party_auth", "fcm_error": result.error},
+                extra={"alert": "fcm_third_party_auth", "fcm_error": result.error},
             )
             return "failed"
         log.error(
-            "fcm rejected a message", extra={"alarm": "fcm_rejected", "fcm_error": result.error}
+            "fcm rejected a message", extra={"alert": "fcm_rejected", "fcm_error": result.error}
         )
         return "failed"
 

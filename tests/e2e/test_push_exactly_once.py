@@ -128,7 +128,7 @@ def test_third_party_auth_error_is_an_alarm_and_keeps_the_token(stack: RunningSt
     devices = stack.db.collection("users").document(user.uid).collection("devices")
     assert sorted(doc.id for doc in devices.stream()) == ["install-0000", "install-0001"]
     log = (stack.workdir / "logs" / "push_dispatch.log").read_text()
-    assert '"alarm": "fcm_third_party_auth"' in log and '"severity": "ERROR"' in log
+    assert '"alert": "fcm_third_party_auth"' in log and '"severity": "ERROR"' in log
 
 
 def test_stale_devices_are_pruned_at_send_time(stack: RunningStack) -> None:
