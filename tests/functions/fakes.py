@@ -713,6 +713,22 @@ class MemoryCalendar:
 # Push
 
 
+def device(device_id: str, *, last_seen: datetime | None = None, locale: str = "ko-KR") -> Device:
+    """A registered device whose token is derived from its id."""
+    seen = last_seen or datetime.now(UTC)
+    return Device(
+        device_id=device_id,
+        token=f"fcm-{device_id}-" + "t" * 32,
+        platform="android",
+        os_version="14",
+        app_version="1.0",
+        model="Pixel",
+        locale=locale,
+        created_at=seen,
+        last_seen_at=seen,
+    )
+
+
 class MemoryDevices:
     """``DeviceStore`` (and push's ``DeviceLister``): one record per install, one per token."""
 

@@ -9,28 +9,10 @@ from typing import Any
 import pytest
 
 from shared.activity import Kind, PushJob
-from shared.services.devices import Device
 from shared.services.preferences import Categories, Preferences
 from shared.services.push import SendResult, SendStatus
 from tests.functions.conftest import Mode, World, post_event, pubsub_envelope
-from tests.functions.fakes import activity
-
-
-def device(world: World, uid: str, device_id: str, locale: str = "ko-KR") -> Device:
-    now = datetime.now(UTC)
-    stored = Device(
-        device_id=device_id,
-        token=f"fcm-{device_id}-" + "t" * 32,
-        platform="android",
-        os_version="14",
-        app_version="1.0",
-        model="Pixel",
-        locale=locale,
-        created_at=now,
-        last_seen_at=now,
-    )
-    world.devices.upsert(uid, stored)
-    return stored
+from tests.functions.fakes import activity, device
 
 
 def job_for(world: World, uid: str = "alice", kind: Kind = Kind.MAIL_RECEIVED) -> PushJob:
@@ -47,8 +29,8 @@ def deliver(world: World, job: PushJob | dict[str, Any], mode: Mode = "binary") 
 
 @pytest.fixture
 def job(world: World) -> PushJob:
-    device(world, "alice", "phone-0001")
-    device(world, "alice", "tablet-0001", locale="en-US")
+    world.devices.upsert("alice", device("phone-0001"))
+    world.devices.upsert("alice", device("tablet-0001", locale="en-US"))
     made = job_for(world)
     world.journal.clear()
     return made
@@ -97,7 +79,7 @@ def test_jobs_that_must_not_be_sent_are_acknowledged(world: World, job: PushJob)
 
 
 def test_a_relink_push_is_data_only(world: World) -> None:
-    device(world, "alice", "phone-0001")
+    world.devices.upsert("alice", device("phone-0001"))
     made = job_for(world, kind=Kind.ACCOUNT_RELINK_REQUIRED)
     assert deliver(world, made) == 200
     ((message, _),) = world.fcm.sent

@@ -12,6 +12,7 @@ from shared.errors import AppError, ErrorCode
 from shared.google_errors import GoogleFailure
 from shared.ports.sync import SourceKind, SyncKey
 from tests.functions.conftest import Mode, World, post_event, publish, pubsub_envelope
+from tests.functions.fakes import device
 
 GMAIL = SyncKey("alice", SourceKind.GMAIL)
 
@@ -113,6 +114,7 @@ def test_nothing_due_does_nothing(world: World) -> None:
 MALFORMED: dict[str, Any] = {
     "unknown-task": pubsub_envelope(b'{"task": "explode"}'),
     "task-case": pubsub_envelope(b'{"task": "RENEW"}'),
+    "task-padded": pubsub_envelope(b'{"task": " prune"}'),
     "task-not-text": pubsub_envelope(b'{"task": ["renew"]}'),
     "no-task": pubsub_envelope(b"{}"),
     "json-array": pubsub_envelope(b'["renew"]'),
@@ -127,6 +129,19 @@ def test_malformed_ticks_are_acknowledged_and_do_nothing(world: World, envelope:
     world.linked_user("alice")
     expire_soon(world, "alice", "drive")
     world.sync.cursors[("alice", GMAIL.doc_id)]["dirty"] = True
+    old = datetime.now(UTC) - timedelta(days=61)
+    world.devices.upsert("alice", device("old-phone-01", last_seen=old))
     world.journal.clear()
     assert post_event(world.function("watch_maintenance"), envelope).status_code == 200
     world.assert_untouched()
+
+
+def test_prune_deletes_devices_not_registered_for_the_stale_period(world: World) -> None:
+    now = datetime.now(UTC)
+    world.devices.upsert("alice", device("old-phone-01", last_seen=now - timedelta(days=61)))
+    world.devices.upsert("alice", device("new-phone-01", last_seen=now))
+    world.journal.clear()
+    assert publish(world.function("watch_maintenance"), {"task": "prune"}).status_code == 200
+    assert [device.device_id for device in world.devices.of_user("alice")] == ["new-phone-01"]
+    assert world.journal.writes == ["devices.delete"]
+    assert world.journal.google == []
