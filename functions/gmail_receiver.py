@@ -8,10 +8,13 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from shared.bootstrap import container
+from shared.http import json_framework_errors
 from shared.logs import execution_scope, get_logger
 from shared.pubsub_message import json_payload
 
 _app = container("event")
+# A POST that is no CloudEvent is answered in JSON, never echoing its headers or body.
+json_framework_errors()
 log = get_logger(__name__)
 
 

@@ -12,11 +12,14 @@ from pydantic import ValidationError
 
 from shared.activity import PushJob
 from shared.bootstrap import container
+from shared.http import json_framework_errors
 from shared.logs import execution_scope, get_logger, trace_scope
 from shared.pubsub_message import payload
 from shared.services.push import RetryLater
 
 _app = container("event")
+# A POST that is no CloudEvent is answered in JSON, never echoing its headers or body.
+json_framework_errors()
 log = get_logger(__name__)
 
 # Ids become Firestore document ids (claims, users, feed items): no '/', no reserved names.

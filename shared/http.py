@@ -114,7 +114,7 @@ class Router:
     def __init__(self, *, max_body_bytes: int = 64 * 1024) -> None:
         self.routes: list[Route] = []
         self.max_body_bytes = max_body_bytes
-        _json_framework_errors()
+        json_framework_errors()
 
     def route(
         self, method: str, template: str, *, auth: bool = True
@@ -202,7 +202,7 @@ class Router:
         raise AppError(ErrorCode.NOT_FOUND, "No such route.")
 
 
-def _json_framework_errors() -> None:
+def json_framework_errors() -> None:
     """Answer requests that functions-framework rejects before our router (e.g. a path with
     a newline, which its ``/<path:path>`` rule cannot match) with our JSON error body, not
     Flask's HTML page. Outside functions-framework this registers nothing."""

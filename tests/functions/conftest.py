@@ -49,6 +49,7 @@ from tests.functions.fakes import (
     MemoryClaims,
     MemoryDevices,
     MemoryLinks,
+    MemoryOwnChanges,
     MemoryPreferences,
     MemorySyncStore,
     RecordingPublisher,
@@ -108,6 +109,7 @@ class World:
         self.preferences = MemoryPreferences(journal)
         self.claims = MemoryClaims(journal)
         self.fcm = FakeFcm(journal)
+        self.own_changes = MemoryOwnChanges(journal)
         self.container = self._compose()
         self.credentials: FakeCredentials = self.container.credentials  # type: ignore[assignment]
 
@@ -130,7 +132,8 @@ class World:
                 SourceKind.DRIVE: self.drive,
                 SourceKind.CALENDAR: self.calendar_source,
             },
-            calendar=CalendarService(self.calendar),
+            own_changes=self.own_changes,
+            calendar=CalendarService(self.calendar, self.own_changes),
             devices=DevicesService(self.devices, stale_after),
             preferences=self.preferences,
             push=PushService(

@@ -806,13 +806,20 @@ class MemoryClaims:
 
     def claim(self, job: PushJob, device_id: str, now: datetime) -> Claim:
         state = self.claims.get((job.job_id, device_id))
-        if state == "sending":
+        if state == "claimed":
             return Claim.BUSY
+        if state == "sending":
+            return Claim.IN_DOUBT
         if state is not None:
             return Claim.SETTLED
         self._journal.writes.append("claims.claim")
-        self.claims[(job.job_id, device_id)] = "sending"
+        self.claims[(job.job_id, device_id)] = "claimed"
         return Claim.CLAIMED
+
+    def sending(self, job: PushJob, device_ids: Sequence[str], now: datetime) -> None:
+        self._journal.writes.append("claims.sending")
+        for device_id in device_ids:
+            self.claims[(job.job_id, device_id)] = "sending"
 
     def settle(self, job: PushJob, ends: dict[str, ClaimEnd | None], now: datetime) -> None:
         self._journal.writes.append("claims.settle")
@@ -840,3 +847,18 @@ class FakeFcm:
                 self.sent.append((message, token))
             results.append(result)
         return results
+
+
+class MemoryOwnChanges:
+    """``OwnChangeStore``: feed item ids of changes the user made through our API."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self.items: dict[str, set[str]] = {}
+
+    def record(self, uid: str, item_ids: Iterable[str], now: datetime) -> None:
+        self._journal.writes.append("own_changes.record")
+        self.items.setdefault(uid, set()).update(item_ids)
+
+    def known(self, uid: str, item_ids: Iterable[str]) -> set[str]:
+        return self.items.get(uid, set()) & set(item_ids)

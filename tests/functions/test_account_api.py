@@ -326,11 +326,13 @@ def test_preferences_default_then_replaced(world: World) -> None:
     assert client.get("/v1/preferences", headers=headers).get_json() == {
         "categories": {"mail": True, "drive": True, "calendar": True},
         "preview": True,
+        "notify_own_changes": False,
     }
     wanted = {
         "categories": {"mail": True, "drive": False, "calendar": True},
         "preview": False,
         "quiet_hours": {"start": "23:00", "end": "07:00", "time_zone": "Asia/Seoul"},
+        "notify_own_changes": True,
     }
     assert client.put("/v1/preferences", headers=headers, json=wanted).get_json() == wanted
     assert client.get("/v1/preferences", headers=headers).get_json() == wanted

@@ -123,3 +123,18 @@ def test_a_request_that_is_no_cloudevent_is_refused(world: World, alice: str) ->
     assert client.post("/", json={"hello": "world"}).status_code == 400
     assert client.get("/").status_code == 405
     world.assert_untouched()
+
+
+@pytest.mark.parametrize("target", ["gmail_receiver", "watch_maintenance", "push_dispatch"])
+def test_a_refused_request_is_answered_without_echoing_it(world: World, target: str) -> None:
+    client = world.function(target)
+    secret = "Bearer secret-token-value"
+    response = client.post(
+        "/", json={"hello": "private@example.com"}, headers={"Authorization": secret}
+    )
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "error": {"code": "invalid_request", "message": "Request rejected."}
+    }
+    assert b"secret-token-value" not in response.data and b"private@" not in response.data
+    world.assert_untouched()
