@@ -36,7 +36,11 @@ def get_me(ctx: RequestContext) -> account.Profile:
 
 @router.delete("/v1/me")
 def erase_me(ctx: RequestContext) -> Reply:
-    """Erase the account: stop watches, revoke Google access, delete every record."""
+    """Erase the account: stop watches, revoke Google access, delete every record, then
+    the Firebase Auth user (its tokens stop working), then anything a request re-created
+    meanwhile. A failure is a 5xx and the app retries: every step is idempotent."""
+    _app.linking.erase(ctx.uid)
+    _app.authenticator.delete_user(ctx.uid)
     _app.linking.erase(ctx.uid)
     return Reply(status=204)
 

@@ -10,7 +10,7 @@ from cloudevents.http import CloudEvent
 
 from shared.bootstrap import container
 from shared.logs import execution_scope, get_logger
-from shared.pubsub_message import json_payload
+from shared.pubsub_message import json_payload, typed
 from shared.services.sync import SourceKind
 
 _app = container()
@@ -30,7 +30,7 @@ def task_of(data: object) -> str | None:
 def watch_maintenance(event: CloudEvent) -> None:
     """Run one maintenance task; failures of single accounts are logged as alerts."""
     with execution_scope(str(event.get("id") or "")):
-        task = task_of(event.data)
+        task = typed(event.data, task_of)
         if task is None:
             log.warning("malformed maintenance message acknowledged")
             return
