@@ -37,6 +37,7 @@ def watch_maintenance(event: CloudEvent) -> None:
         now = datetime.now(UTC)
         if task == "renew":
             counts = _app.watch_service.renew_due(now)
+            counts["expired_links_revoked"] = _app.linking.revoke_expired(now)
         else:
             runners = {kind: _app.sync_runner(kind) for kind in SourceKind}
             counts = _app.watch_service.reconcile(now, runners)

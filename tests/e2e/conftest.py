@@ -14,7 +14,7 @@ from google.cloud.firestore import Client as FirestoreClient
 
 from devstack.stack import Stack, StackUrls
 from tests.support.clients import AuthEmulator, AuthUser, FakeGoogle, FirestoreEmulator, SeenSecrets
-from tests.support.linking import approve, follow, start_link
+from tests.support.linking import link_via_consent
 from tests.support.pubsub import Observer, PubSub
 
 PROJECT_ID = "demo-uplus-test"
@@ -103,9 +103,10 @@ def link_user(stack: RunningStack, email: str, scopes: list[str] | None = None) 
     stack.seen.add(email)
     google_user = stack.google.create_user(email)
     user = stack.auth.create_user()
-    consent = start_link(stack.function_url("account_api"), user)
-    page = follow(approve(stack.urls.fake_google, consent, google_user["sub"], scopes))
-    assert 'data-result="linked"' in page.text, page.text
+    done = link_via_consent(
+        stack.function_url("account_api"), stack.urls.fake_google, user, google_user["sub"], scopes
+    )
+    assert done.status_code == 200 and done.json()["status"] == "linked", done.text
     return LinkedUser(user, google_user)
 
 

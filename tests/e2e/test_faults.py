@@ -17,7 +17,7 @@ import requests
 
 from devstack.processes import wait_all_ready
 from tests.e2e.conftest import LinkedUser, RunningStack
-from tests.support.linking import approve, follow, start_link
+from tests.support.linking import link_via_consent
 from tests.support.pubsub import collect, eventually
 from tests.support.push import FakeFcm, device_body, new_token, put_device
 from tests.support.watch import (
@@ -179,9 +179,8 @@ def test_invalid_grant_marks_relink_required_and_stops_syncing(
     assert calls(stack.urls.fake_google, HISTORY_LIST) == []
     assert stack.push_jobs.drain() == [] and _feed(stack, linked) == []
     # Re-linking heals the account: mail flows again, once.
-    consent = start_link(account, linked.auth)
-    page = follow(approve(stack.urls.fake_google, consent, sub))
-    assert 'data-result="linked"' in page.text
+    relinked = link_via_consent(account, stack.urls.fake_google, linked.auth, sub)
+    assert relinked.status_code == 200, relinked.text
     deliver_mail(stack.urls.fake_google, sub, "after relink")
     _exactly_once(stack, linked, {"after relink"})
 
