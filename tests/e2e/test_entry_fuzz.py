@@ -103,7 +103,7 @@ def http_requests(draw: st.DrawFn) -> dict[str, Any]:
     path = PARAM.sub(
         lambda _: quote(draw(st.one_of(URL_TEXT, SPECIAL)) or "x", safe=""), operation.path
     )
-    names = _fields(operation.query) + ["limit", "since", "page_token", "x"]
+    names = [*_fields(operation.query), "limit", "since", "page_token", "x"]
     query = draw(
         st.dictionaries(
             st.sampled_from(names),
