@@ -160,8 +160,7 @@ def world(stack: RunningStack) -> World:
     return World(stack, link_user(stack, "fuzz.entry@gmail.example"))
 
 
-@FUZZ
-@settings(max_examples=HTTP_EXAMPLES)
+@settings(FUZZ, max_examples=HTTP_EXAMPLES)
 @given(request=http_requests())
 def test_http_routes(world: World, request: dict[str, Any]) -> None:
     headers = dict(request["headers"])
@@ -198,8 +197,7 @@ WEBHOOK_HEADERS = [
 ]
 
 
-@FUZZ
-@settings(max_examples=WEBHOOK_EXAMPLES)
+@settings(FUZZ, max_examples=WEBHOOK_EXAMPLES)
 @given(
     webhook=st.sampled_from(["calendar_webhook", "drive_webhook"]),
     headers=st.dictionaries(
@@ -247,8 +245,7 @@ def event_data(draw: st.DrawFn) -> bytes:
 ATTRIBUTES = st.dictionaries(URL_TEXT.filter(bool), URL_TEXT, max_size=4)
 
 
-@FUZZ
-@settings(max_examples=EVENT_EXAMPLES)
+@settings(FUZZ, max_examples=EVENT_EXAMPLES)
 @pytest.mark.parametrize("function", ["gmail_receiver", "watch_maintenance", "push_dispatch"])
 @given(
     data=event_data(),
