@@ -49,9 +49,10 @@ FUZZ = settings(
 
 # Text that may hold anything JSON can carry, lone surrogates included.
 ANY_TEXT = st.text(max_size=40)
+# Header values: Latin-1 without control characters or leading blanks (what HTTP carries).
 PRINTABLE = st.text(
-    st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f")
-)
+    st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=60
+).map(str.lstrip)
 URL_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 SPECIAL = st.sampled_from(
     ["__x__", "__.*__", ".", "..", "a/b", "x" * 1600, "é" * 800, "primary", "0", "-1", ""]
