@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from shared.api_contract import ACCOUNT_OPERATIONS, CALENDAR_OPERATIONS
@@ -28,7 +28,7 @@ from tests.e2e.conftest import LinkedUser, RunningStack, link_user
 from tests.support.events import push
 from tests.support.linking import all_documents
 
-HTTP_ROUNDS = 8  # examples per (HTTP route, query parameter)
+HTTP_ROUNDS = 4  # examples per (HTTP route, query parameter)
 WEBHOOK_EXAMPLES = 60
 EVENT_EXAMPLES = 40  # per event function
 
@@ -45,6 +45,8 @@ FUZZ = settings(
     deadline=None,
     derandomize=True,
     database=None,
+    # No shrinking: each example costs real requests; a failure reports its first example.
+    phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
 
@@ -126,7 +128,10 @@ def _model_shaped(operation: Operation) -> st.SearchStrategy[Any]:
     return st.dictionaries(st.sampled_from(names), JSON_VALUES, max_size=len(names))
 
 
-OPERATIONS = [op for op in ACCOUNT_OPERATIONS + CALENDAR_OPERATIONS if op.path != "/openapi.json"]
+# Erase and unlink take no input and would end the fuzz user's session or link for the rest
+# of the run (test_sessions.py and test_linking.py cover them).
+SKIPPED = {("GET", "/openapi.json"), ("DELETE", "/v1/me"), ("DELETE", "/v1/google")}
+OPERATIONS = [op for op in ACCOUNT_OPERATIONS + CALENDAR_OPERATIONS if op.key not in SKIPPED]
 CALENDAR_PATHS = {op.path for op in CALENDAR_OPERATIONS}
 PARAM = re.compile(r"\{([a-z_]+)\}")
 
