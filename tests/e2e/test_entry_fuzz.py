@@ -29,7 +29,7 @@ from tests.support.events import push
 from tests.support.linking import all_documents
 
 HTTP_ROUNDS = 4  # examples per (HTTP route, query parameter)
-WEBHOOK_EXAMPLES = 60
+WEBHOOK_EXAMPLES = 40
 EVENT_EXAMPLES = 40  # per event function
 
 # Codes our own checks answer before any write or Google call.
