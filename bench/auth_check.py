@@ -112,6 +112,8 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             f"Added latency (p50): {result['added_p50_ms']:.1f} ms and one Auth `accounts:lookup`",
             "call per authenticated request (no cache: a revocation takes effect at once).",
+            "Emulator tokens are unsigned, so the signature-only row leaves out the RS256 check",
+            "(and certificate fetch) that production tokens add to both rows alike.",
         ]
     )
 
