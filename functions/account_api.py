@@ -8,7 +8,7 @@ from typing import Any
 import flask
 import functions_framework
 
-from shared.account_models import NativeExchange
+from shared.account_models import LinkCompletion, NativeExchange
 from shared.bootstrap import container
 from shared.http import Reply, RequestContext, Router
 from shared.services import account, devices, feed, preferences
@@ -36,7 +36,11 @@ def get_me(ctx: RequestContext) -> account.Profile:
 
 @router.delete("/v1/me")
 def erase_me(ctx: RequestContext) -> Reply:
-    """Erase the account: stop watches, revoke Google access, delete every record."""
+    """Erase the account: stop watches, revoke Google access, delete every record, then
+    the Firebase Auth user (its tokens stop working), then anything a request re-created
+    meanwhile. A failure is a 5xx and the app retries: every step is idempotent."""
+    _app.linking.erase(ctx.uid)
+    _app.authenticator.delete_user(ctx.uid)
     _app.linking.erase(ctx.uid)
     return Reply(status=204)
 
@@ -63,7 +67,14 @@ def start_link(ctx: RequestContext) -> StartedLink:
 def native_exchange(ctx: RequestContext) -> LinkStatusView:
     """Link with a server auth code from native Google Sign-In."""
     body = ctx.json_body(NativeExchange)
-    return _app.linking.exchange_native(ctx.uid, body.server_auth_code)
+    return _app.linking.exchange_native(ctx.uid, body.server_auth_code, body.nonce)
+
+
+@router.post("/v1/google/link/complete")
+def complete_link(ctx: RequestContext) -> LinkStatusView:
+    """Store the grant the OAuth callback kept, if the caller is who started the link."""
+    body = ctx.json_body(LinkCompletion)
+    return _app.linking.finish(ctx.uid, body.completion_code)
 
 
 @router.get("/v1/google")

@@ -14,6 +14,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.doc_ids import DocId
+from shared.instants import Instant
+
 
 class Category(StrEnum):
     """Push and feed categories; each can be turned off by the user."""
@@ -82,11 +85,12 @@ class PushJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    job_id: str = Field(min_length=1, max_length=128)
-    uid: str = Field(min_length=1, max_length=128)
-    item_id: str = Field(min_length=1, max_length=64)
+    # Each becomes (part of) a Firestore document id: claims, users, feed items.
+    job_id: DocId = Field(min_length=1, max_length=128)
+    uid: DocId = Field(min_length=1, max_length=128)
+    item_id: DocId = Field(min_length=1, max_length=64)
     kind: Kind
-    created_at: datetime
+    created_at: Instant
     trace_id: str | None = Field(
         default=None,
         pattern=r"^[0-9a-f]{32}$",

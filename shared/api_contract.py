@@ -12,7 +12,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from shared.account_models import NativeExchange
+from shared.account_models import LinkCompletion, NativeExchange
 from shared.calendar_models import (
     CALENDAR_ID_PATTERN,
     ETAG_PATTERN,
@@ -61,14 +61,27 @@ ACCOUNT_OPERATIONS: list[Operation] = [
         feed.FeedPage,
         query=feed.FeedQuery,
     ),
-    Operation("POST", "/v1/google/link", "Start linking: Google's consent URL.", StartedLink),
+    Operation(
+        "POST",
+        "/v1/google/link",
+        "Start linking: Google's consent URL, and a nonce for native sign-in.",
+        StartedLink,
+    ),
+    Operation(
+        "POST",
+        "/v1/google/link/complete",
+        "Complete a web link with the completion code of the deep link.",
+        LinkStatusView,
+        body=LinkCompletion,
+        errors=(E.PERMISSION_DENIED, E.CONFLICT, E.GOOGLE_UNAVAILABLE),
+    ),
     Operation(
         "POST",
         "/v1/google/native",
-        "Link with a native sign-in server auth code.",
+        "Link with a native sign-in server auth code and the link's nonce.",
         LinkStatusView,
         body=NativeExchange,
-        errors=(E.CONFLICT, E.GOOGLE_UNAVAILABLE),
+        errors=(E.PERMISSION_DENIED, E.CONFLICT, E.GOOGLE_UNAVAILABLE),
     ),
     Operation("GET", "/v1/google", "The link state and granted features.", LinkStatusView),
     Operation(

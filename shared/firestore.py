@@ -14,6 +14,8 @@ class Collections:
 
     USERS = "users"
     OAUTH_STATES = "oauth_states"
+    # Google grants obtained by the callback, waiting for the initiating app to complete.
+    LINK_COMPLETIONS = "link_completions"
     GOOGLE_ACCOUNTS = "google_accounts"
 
     PUSH_CLAIMS = "push_claims"
@@ -34,6 +36,7 @@ class Collections:
     # erase delete them by query, so every new such collection must be listed here.
     OWNED_BY_UID = (
         OAUTH_STATES,
+        LINK_COMPLETIONS,
         GOOGLE_ACCOUNTS,
         PUSH_CLAIMS,
         CHANNELS,
