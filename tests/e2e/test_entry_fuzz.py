@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from devstack.drivers.events import push
 from devstack.drivers.linking import all_documents
-from shared.api_contract import ACCOUNT_OPERATIONS, CALENDAR_OPERATIONS
+from functions.api_document import ACCOUNT_OPERATIONS, CALENDAR_OPERATIONS
 from shared.openapi import Operation
 from tests.e2e.conftest import LinkedUser, RunningStack, link_user
 

@@ -16,16 +16,20 @@ from pydantic import ValidationError
 from shared.activity import Kind, PushJob
 from shared.http import Caller, RequestContext, Router
 from shared.logs import TRACE_FIELD, JsonFormatter, current_trace_id, trace_scope
+from shared.openapi import Operation
 from shared.tracing import request_scope, trace_id
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PROJECT = "demo-uplus"
 
-router = Router(max_body_bytes=100)
+OPERATIONS = [
+    Operation("GET", "/v1/traced", "test", auth=False),
+]
+router = Router(OPERATIONS, max_body_bytes=100)
 app = flask.Flask(__name__)
 
 
-@router.get("/v1/traced", auth=False)
+@router.handles("get_v1_traced")
 def traced(ctx: RequestContext) -> dict[str, str | None]:
     logging.getLogger("tests.traced").info("handled")
     return {"trace": current_trace_id()}
