@@ -9,7 +9,7 @@ UV := $(TOOLS)/uv/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test lint typecheck unit e2e clean source terraform-check demo bench
+.PHONY: setup run test lint typecheck unit functions e2e clean source terraform-check demo bench
 
 setup: $(VENV)/.synced node_modules/.installed $(TOOLS)/chromium.ok
 
@@ -57,6 +57,10 @@ typecheck: $(VENV)/.synced
 
 unit: $(VENV)/.synced
 	$(PY) -m pytest -m unit
+
+# Every deployed function in process (functions-framework test client) over fakes of our ports.
+functions: $(VENV)/.synced
+	$(PY) -m pytest tests/functions
 
 e2e: setup
 	$(PY) -m pytest -m e2e

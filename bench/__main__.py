@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         results["imports"] = cold_start.imports(world)
         _step("end-to-end latency")
         results["latency"] = load.latency(world, args.mails)
+        _step("revoked sessions check")
+        from bench import auth_check
+
+        results["auth_check"] = auth_check.measure(urls.auth, urls.project_id)
         _step("bursts")
         sizes = [int(size) for size in args.bursts.split(",")]
         drive_sizes = [int(size) for size in args.drive_bursts.split(",")]

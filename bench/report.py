@@ -188,6 +188,12 @@ def _latency_row(latency: dict[str, Any]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _auth_check(results: dict[str, Any]) -> str:
+    from bench.auth_check import markdown
+
+    return markdown(results["auth_check"]) if "auth_check" in results else ""
+
+
 def write(results: dict[str, Any], docs: Path) -> None:
     """Write both files."""
     # Other work on the machine skews absolute times (not counts); say how busy it was.
@@ -298,5 +304,7 @@ publish) → Pub/Sub emulator push → `push_dispatch` → fake FCM.
 | mails | p50 | p95 | max |
 |---|---|---|---|
 {_latency_row(latency)}
+
+{_auth_check(results)}
 """
     (docs / "benchmarks.md").write_text(text)

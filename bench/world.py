@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.drivers.clients import AuthEmulator, AuthUser, FakeGoogle, SeenSecrets
-from devstack.drivers.linking import approve, follow, start_link
+from devstack.drivers.linking import link_via_consent
 from devstack.drivers.pubsub import PubSub
 from devstack.drivers.push import FakeFcm, device_body, new_token, put_device
 from devstack.stack import StackUrls
@@ -49,9 +49,8 @@ class World:
         """A new app user, linked to a new Google user with every scope, with a phone."""
         google_user = self.google.create_user(f"bench-{secrets.token_hex(5)}@gmail.example")
         user = self.auth.create_user()
-        consent = start_link(self.account_api, user)
-        page = follow(approve(self.urls.fake_google, consent, google_user["sub"], None))
-        if 'data-result="linked"' not in page.text:
+        done = link_via_consent(self.account_api, self.urls.fake_google, user, google_user["sub"])
+        if done.status_code != 200:
             raise RuntimeError("linking failed")
         token = new_token(self.seen)
         response = put_device(self.account_api, user, "phone-0001", device_body(token))

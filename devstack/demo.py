@@ -14,6 +14,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import secrets
 import signal
 import sys
@@ -167,8 +168,15 @@ class Demo:
         )
         self.timeline.show(f"user ticks {len(scopes)} scopes and allows -> {approved.status_code}")
         page = requests.get(approved.headers["Location"], allow_redirects=False, timeout=30)
-        result = "linked" if 'data-result="linked"' in page.text else "failed"
+        found = re.search(r"completion_code=([A-Za-z0-9_-]+)", page.text)
+        result = "approved" if found else "failed"
         self.timeline.show(f"browser follows the redirect to oauth_callback -> {result}")
+        # The deep link hands the app a one-time code; only the app that started completes.
+        code = found.group(1) if found else ""
+        done = self.app(
+            "POST", f"{self.account}/v1/google/link/complete", json={"completion_code": code}
+        )
+        self.timeline.show(f"app: POST /v1/google/link/complete -> {done.status_code}")
         status = self.app("GET", f"{self.account}/v1/google").json()
         self.timeline.show(
             f"GET /v1/google -> status={status.get('status')} features={status.get('features')}"
@@ -246,7 +254,8 @@ class Demo:
             return
         newest = found[0]
         title = newest.get("title") or ""
-        self.timeline.show(f"[{self.timeline.stamp()}] feed: {newest['kind']:<17} {title}")
+        mine = " (by you: no notification)" if newest.get("by_me") else ""
+        self.timeline.show(f"[{self.timeline.stamp()}] feed: {newest['kind']:<17} {title}{mine}")
 
     def pushes(self) -> None:
         self.timeline.begin("Pushes that reached the phone (fake FCM)")

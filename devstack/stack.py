@@ -88,6 +88,8 @@ class StackUrls:
             "FCM_BASE_URL": self.fake_google,
             # Short, so tests of Google timeouts and their retries stay quick.
             "GOOGLE_API_TIMEOUT_SECONDS": "2",
+            # An unanswered FCM send is never resent: long enough for a loaded machine.
+            "FCM_TIMEOUT_SECONDS": "6",
             "PYTHONUNBUFFERED": "1",
         }
 

@@ -8,6 +8,7 @@ from shared.bootstrap import Container
 from shared.errors import AppError, ErrorCode
 from shared.http import Caller, Reply, RequestContext, Router
 from shared.logs import get_logger
+from shared.openapi import Operation
 from shared.ports.sync import SourceKind
 from shared.services.notifications import ChannelNotice
 
@@ -24,13 +25,15 @@ class _NoBearer:
 
 
 NO_BEARER = _NoBearer()
+# Authenticated by the channel's secret inside the use case, not by a bearer token.
+NOTIFICATION = Operation("POST", "/", "A Google channel notification.", auth=False)
 
 
 def channel_router(app: Container, kind: SourceKind) -> Router:
     """A router whose one route accepts authentic notifications of ``kind`` channels."""
-    router = Router(max_body_bytes=_MAX_BODY)
+    router = Router([NOTIFICATION], max_body_bytes=_MAX_BODY)
 
-    @router.post("/", auth=False)
+    @router.handles(NOTIFICATION.operation_id)
     def receive(ctx: RequestContext) -> Reply:
         headers = ctx.request.headers
         notice = ChannelNotice(

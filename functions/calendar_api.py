@@ -8,6 +8,7 @@ from typing import Any
 import flask
 import functions_framework
 
+from functions.calendar_routes import CALENDAR_OPERATIONS
 from shared.bootstrap import container
 from shared.calendar_models import (
     CALENDAR_ID_PATTERN,
@@ -29,7 +30,7 @@ from shared.http import Reply, RequestContext, Router
 
 # Built at import so a misconfigured instance (e.g. emulator host in production) fails to start.
 _app = container()
-router = Router(max_body_bytes=_app.settings.max_request_bytes)
+router = Router(CALENDAR_OPERATIONS, max_body_bytes=_app.settings.max_request_bytes)
 
 _CALENDAR_ID = re.compile(CALENDAR_ID_PATTERN)
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
@@ -65,22 +66,22 @@ def _with_etag(event: Event, status: int = 200) -> Reply:
     return Reply(body=event, status=status, headers=headers)
 
 
-@router.get("/openapi.json", auth=False)
+@router.handles("get_openapi_json")
 def openapi(ctx: RequestContext) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the whole mobile API."""
-    from shared.api_contract import mobile_api_document
+    from functions.api_document import mobile_api_document
 
     return mobile_api_document()
 
 
-@router.get("/v1/calendars")
+@router.handles("get_v1_calendars")
 def list_calendars(ctx: RequestContext) -> CalendarList:
     """The user's calendars."""
     ctx.query(NoQuery)
     return _app.calendar.list_calendars(ctx.uid)
 
 
-@router.get("/v1/calendars/{calendar_id}/events")
+@router.handles("get_v1_calendars_calendar_id_events")
 def list_events(ctx: RequestContext) -> EventPage:
     """Events of a calendar: time range, text, expansion, paging."""
     calendar_id = _calendar_id(ctx)
@@ -88,7 +89,7 @@ def list_events(ctx: RequestContext) -> EventPage:
     return _app.calendar.list_events(ctx.uid, calendar_id, query)
 
 
-@router.post("/v1/calendars/{calendar_id}/events")
+@router.handles("post_v1_calendars_calendar_id_events")
 def create_event(ctx: RequestContext) -> Reply:
     """Create an event; 201 when made, 200 when a retry finds the one made before."""
     calendar_id = _calendar_id(ctx)
@@ -101,7 +102,7 @@ def create_event(ctx: RequestContext) -> Reply:
     return _with_etag(result.event, 201 if result.created else 200)
 
 
-@router.get("/v1/calendars/{calendar_id}/events/{event_id}")
+@router.handles("get_v1_calendars_calendar_id_events_event_id")
 def get_event(ctx: RequestContext) -> Reply:
     """One event, with its ETag."""
     calendar_id, event_id = _calendar_id(ctx), _event_id(ctx)
@@ -109,7 +110,7 @@ def get_event(ctx: RequestContext) -> Reply:
     return _with_etag(_app.calendar.get_event(ctx.uid, calendar_id, event_id))
 
 
-@router.get("/v1/calendars/{calendar_id}/events/{event_id}/instances")
+@router.handles("get_v1_calendars_calendar_id_events_event_id_instances")
 def list_instances(ctx: RequestContext) -> EventPage:
     """Instances of a recurring event."""
     calendar_id, event_id = _calendar_id(ctx), _event_id(ctx)
@@ -117,7 +118,7 @@ def list_instances(ctx: RequestContext) -> EventPage:
     return _app.calendar.list_instances(ctx.uid, calendar_id, event_id, query)
 
 
-@router.patch("/v1/calendars/{calendar_id}/events/{event_id}")
+@router.handles("patch_v1_calendars_calendar_id_events_event_id")
 def patch_event(ctx: RequestContext) -> Reply:
     """Change the given fields; with If-Match, only if the event is still that version."""
     calendar_id, event_id = _calendar_id(ctx), _event_id(ctx)
@@ -130,7 +131,7 @@ def patch_event(ctx: RequestContext) -> Reply:
     return _with_etag(event)
 
 
-@router.delete("/v1/calendars/{calendar_id}/events/{event_id}")
+@router.handles("delete_v1_calendars_calendar_id_events_event_id")
 def delete_event(ctx: RequestContext) -> Reply:
     """Delete the event (already deleted is success); If-Match as for PATCH."""
     calendar_id, event_id = _calendar_id(ctx), _event_id(ctx)

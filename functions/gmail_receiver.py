@@ -8,10 +8,13 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from shared.bootstrap import container
+from shared.http import json_framework_errors
 from shared.logs import execution_scope, get_logger
-from shared.pubsub_message import json_payload
+from shared.pubsub_message import json_payload, typed
 
 _app = container("event")
+# A POST that is no CloudEvent is answered in JSON, never echoing its headers or body.
+json_framework_errors()
 log = get_logger(__name__)
 
 
@@ -22,7 +25,9 @@ def parse(data: Any) -> tuple[str, int] | None:
         address, history_id = body["emailAddress"], int(body["historyId"])
     except (KeyError, TypeError, ValueError):
         return None
-    if not isinstance(address, str) or not 3 <= len(address) <= 320 or history_id <= 0:
+    if not isinstance(address, str) or not 3 <= len(address) <= 320:
+        return None
+    if not 0 < history_id < 2**63:  # Firestore stores 64-bit integers
         return None
     return address, history_id
 
@@ -31,7 +36,7 @@ def parse(data: Any) -> tuple[str, int] | None:
 def gmail_receiver(event: CloudEvent) -> None:
     """Sync the mailbox from its stored historyId; ack stale, unknown and poison messages."""
     with execution_scope(str(event.get("id") or "")):
-        parsed = parse(event.data)
+        parsed = typed(event.data, parse)
         if parsed is None:
             log.warning("malformed gmail notification acknowledged")
             return

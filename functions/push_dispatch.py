@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,15 +11,15 @@ from pydantic import ValidationError
 
 from shared.activity import PushJob
 from shared.bootstrap import container
-from shared.logs import execution_scope, get_logger
-from shared.pubsub_message import payload
+from shared.http import json_framework_errors
+from shared.logs import execution_scope, get_logger, trace_scope
+from shared.pubsub_message import payload, typed
 from shared.services.push import RetryLater
 
 _app = container("event")
+# A POST that is no CloudEvent is answered in JSON, never echoing its headers or body.
+json_framework_errors()
 log = get_logger(__name__)
-
-# Ids become Firestore document ids (claims, users, feed items): no '/', no reserved names.
-_SAFE_ID = re.compile(r"^(?!__.*__$)(?!\.\.?$)[^/]{1,128}$")
 
 
 def parse(data: Any) -> PushJob | None:
@@ -29,25 +28,24 @@ def parse(data: Any) -> PushJob | None:
     if raw is None:
         return None
     try:
-        job = PushJob.model_validate_json(raw)
+        return PushJob.model_validate_json(raw)
     except ValidationError:
-        return None
-    if not all(_SAFE_ID.match(value) for value in (job.job_id, job.uid, job.item_id)):
-        return None
-    return job
+        return None  # its ids are checked against Firestore's document id rules by the model
 
 
 @functions_framework.cloud_event
 def push_dispatch(event: CloudEvent) -> None:
     """Send the job once per device; raise (Pub/Sub redelivers) only for devices to retry."""
     with execution_scope(str(event.get("id") or "")):
-        job = parse(event.data)
+        job = typed(event.data, parse)
         if job is None:
             # Acknowledged: a poison message must not come back forever.
             log.warning("malformed push job acknowledged")
             return
-        try:
-            _app.push.dispatch(job, datetime.now(UTC))
-        except RetryLater as retry:
-            log.warning("push job to be redelivered", extra={"job_id": job.job_id})
-            raise RetryLater(str(retry)) from None
+        # Logged under the trace of the notification that caused the job.
+        with trace_scope(job.trace_id):
+            try:
+                _app.push.dispatch(job, datetime.now(UTC))
+            except RetryLater as retry:
+                log.warning("push job to be redelivered", extra={"job_id": job.job_id})
+                raise RetryLater(str(retry)) from None

@@ -10,11 +10,14 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from shared.bootstrap import container
+from shared.http import json_framework_errors
 from shared.logs import execution_scope, get_logger
 from shared.ports.sync import SourceKind
-from shared.pubsub_message import json_payload
+from shared.pubsub_message import json_payload, typed
 
 _app = container("event")
+# A POST that is no CloudEvent is answered in JSON, never echoing its headers or body.
+json_framework_errors()
 log = get_logger(__name__)
 
 TASKS = ("renew", "reconcile", "prune")
@@ -33,7 +36,7 @@ def task_of(data: object) -> str | None:
 def watch_maintenance(event: CloudEvent) -> None:
     """Run one maintenance task; failures of single accounts are logged as alerts."""
     with execution_scope(str(event.get("id") or "")):
-        task = task_of(event.data)
+        task = typed(event.data, task_of)
         if task is None:
             log.warning("malformed maintenance message acknowledged")
             return
@@ -41,6 +44,7 @@ def watch_maintenance(event: CloudEvent) -> None:
         if task == "renew":
             counts = _app.watch_service.renew_due(now)
             counts |= _app.watch_service.refresh_calendar_lists()
+            counts["expired_links_revoked"] = _app.linking.revoke_expired(now)
         elif task == "prune":
             counts = {"pruned": _app.devices.prune_stale(now, PRUNE_BATCH)}
         else:

@@ -14,6 +14,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.doc_ids import DocId
+from shared.instants import Instant
+
 
 class Category(StrEnum):
     """Push and feed categories; each can be turned off by the user."""
@@ -29,8 +32,12 @@ class Kind(StrEnum):
 
     MAIL_RECEIVED = "mail.received"
     DRIVE_CREATED = "drive.created"
-    DRIVE_CHANGED = "drive.changed"
-    DRIVE_DELETED = "drive.deleted"
+    DRIVE_CHANGED = "drive.changed"  # content or other metadata (the API does not say which)
+    DRIVE_RENAMED = "drive.renamed"
+    DRIVE_MOVED = "drive.moved"
+    DRIVE_TRASHED = "drive.trashed"
+    DRIVE_RESTORED = "drive.restored"  # taken out of the trash
+    DRIVE_DELETED = "drive.deleted"  # permanently deleted, or no longer shared with the user
     CALENDAR_CHANGED = "calendar.changed"
     CALENDAR_DELETED = "calendar.deleted"
     ACCOUNT_RELINK_REQUIRED = "account.relink_required"
@@ -62,6 +69,12 @@ class ActivityItem(BaseModel):
     group_key: str = Field(description="Thread, file or calendar: collapses related pushes.")
     title: str | None = Field(default=None, description="Subject, file name or event title.")
     actor: str | None = Field(default=None, description="Sender or the person who changed it.")
+    by_me: bool = Field(
+        default=False,
+        description="The user made this change themselves (Drive: Google's lastModifyingUser.me;"
+        " Calendar: a write made through our calendar API). Pushed data-only unless the"
+        " preference notify_own_changes is on.",
+    )
     occurred_at: datetime
     created_at: datetime
     expires_at: datetime
@@ -79,11 +92,18 @@ class PushJob(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    job_id: str = Field(min_length=1, max_length=128)
-    uid: str = Field(min_length=1, max_length=128)
-    item_id: str = Field(min_length=1, max_length=64)
+    # Each becomes (part of) a Firestore document id: claims, users, feed items.
+    job_id: DocId = Field(min_length=1, max_length=128)
+    uid: DocId = Field(min_length=1, max_length=128)
+    item_id: DocId = Field(min_length=1, max_length=64)
     kind: Kind
-    created_at: datetime
+    created_at: Instant
+    trace_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{32}$",
+        description="Trace of the notification whose sync pass created the job: push "
+        "dispatch logs under it, so one notification can be followed to its pushes.",
+    )
 
 
 def push_job_id(uid: str, item: str) -> str:

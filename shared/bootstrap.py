@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from shared.adapters.channel_store import FirestoreChannelStore
     from shared.adapters.google_credentials import GoogleCredentialsProvider
     from shared.adapters.google_gateway import GoogleGateway
+    from shared.adapters.own_changes import FirestoreOwnChanges
     from shared.adapters.preference_store import FirestorePreferenceStore
     from shared.adapters.pubsub_publisher import PubSubJobPublisher
     from shared.adapters.sync_store import FirestoreFeedReader, FirestoreSyncStore
@@ -141,9 +142,21 @@ class Container:
 
     def sync_runner(self, kind: SourceKind) -> SyncRunner:
         """The coalescing sync runner of one kind of source."""
+        from shared.ports.sync import SourceKind
+        from shared.services.own_changes import MarkOwnChanges
         from shared.services.sync import SyncRunner
 
-        return SyncRunner(self.sync_store, self.sources[kind], self.job_publisher)
+        source = self.sources[kind]
+        if kind is SourceKind.CALENDAR:
+            source = MarkOwnChanges(source, self.own_changes)
+        return SyncRunner(self.sync_store, source, self.job_publisher)
+
+    @functools.cached_property
+    def own_changes(self) -> FirestoreOwnChanges:
+        """The user's own Calendar writes (marks their changes ``by_me``)."""
+        from shared.adapters.own_changes import FirestoreOwnChanges
+
+        return FirestoreOwnChanges(self.firestore)
 
     @functools.cached_property
     def watch_service(self) -> WatchService:
@@ -211,7 +224,7 @@ class Container:
         from shared.adapters.google_calendar import GoogleCalendar
         from shared.services.calendar import CalendarService
 
-        return CalendarService(GoogleCalendar(self.google))
+        return CalendarService(GoogleCalendar(self.google), self.own_changes)
 
     @functools.cached_property
     def devices(self) -> DevicesService:
@@ -244,7 +257,11 @@ class Container:
             preferences=self.preferences,
             devices=FirestoreDeviceStore(self.firestore),
             claims=FirestoreClaimStore(self.firestore),
-            sender=FcmSender(self.settings.google_cloud_project, self.settings.fcm_base_url),
+            sender=FcmSender(
+                self.settings.google_cloud_project,
+                self.settings.fcm_base_url,
+                self.settings.fcm_timeout_seconds,
+            ),
             stale_after=self.devices.stale_after,
         )
 
@@ -262,7 +279,7 @@ def install(made: Container | None) -> None:
 @functools.cache
 def _built(caller: Caller) -> Container:
     settings = get_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.google_cloud_project)
     return Container(settings, _POLICIES[caller])
 
 

@@ -14,6 +14,8 @@ class Collections:
 
     USERS = "users"
     OAUTH_STATES = "oauth_states"
+    # Google grants obtained by the callback, waiting for the initiating app to complete.
+    LINK_COMPLETIONS = "link_completions"
     GOOGLE_ACCOUNTS = "google_accounts"
 
     PUSH_CLAIMS = "push_claims"
@@ -30,11 +32,13 @@ class Collections:
     GMAIL_ADDRESSES = "gmail_addresses"
     # Subcollection of users/{uid}/cursors/{calendar}: one record per calendar event.
     EVENT_RECORDS = "events"
+    OWN_CHANGES = "own_changes"  # the user's own Calendar writes (shared/services/own_changes)
 
     # Top-level collections whose documents carry the owner's ``uid`` field; unlink and
     # erase delete them by query, so every new such collection must be listed here.
     OWNED_BY_UID = (
         OAUTH_STATES,
+        LINK_COMPLETIONS,
         GOOGLE_ACCOUNTS,
         PUSH_CLAIMS,
         CHANNELS,

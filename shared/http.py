@@ -1,16 +1,21 @@
 """The one HTTP entry layer: routing, authentication, validation and error mapping.
 
-Every HTTP function is ``router.dispatch(request, authenticator)``: handlers receive a
-``RequestContext`` and return a pydantic model, a dict or a ``Reply``; any ``AppError``
-becomes its status and JSON body here, and anything else a logged, generic 500.
+Routes are declared once, as ``shared.openapi.Operation`` tables: a ``Router`` is built from
+its table and dispatches each request by the operation's method, path and auth; the
+handler of an operation is bound by its ``operation_id`` and reads the body and query the
+operation declares (``ctx.json_body``/``ctx.query`` refuse any other model); the same table
+produces the OpenAPI document. Every HTTP function is ``router.dispatch(request,
+authenticator)``: handlers receive a ``RequestContext`` and return a pydantic model, a dict
+or a ``Reply``; any ``AppError`` becomes its status and JSON body here, and anything else a
+logged, generic 500.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -18,8 +23,10 @@ import flask
 from pydantic import BaseModel, ValidationError
 
 from shared.errors import HTTP_STATUS, AppError, ErrorCode
-from shared.logs import execution_scope, get_logger
+from shared.logs import get_logger
+from shared.openapi import Operation
 from shared.ports.identity import Caller
+from shared.tracing import request_scope
 
 log = get_logger(__name__)
 
@@ -49,6 +56,7 @@ class RequestContext:
     path_params: dict[str, str]
     caller: Caller | None
     max_body_bytes: int
+    operation: Operation
 
     @property
     def uid(self) -> str:
@@ -58,7 +66,10 @@ class RequestContext:
         return self.caller.uid
 
     def json_body(self, model: type[M]) -> M:
-        """Parse and validate the JSON body, or raise a 4xx naming the offending field."""
+        """Parse and validate the JSON body against the operation's declared ``body``, or
+        raise a 4xx naming the offending field."""
+        if model is not self.operation.body:
+            raise TypeError(f"{self.operation.operation_id} declares no body {model.__name__}")
         mimetype = self.request.mimetype or ""
         if mimetype != "application/json":
             raise AppError(
@@ -71,7 +82,12 @@ class RequestContext:
             raise validation_error(exc) from None
 
     def query(self, model: type[M]) -> M:
-        """Validate the query string against a model (repeated keys become lists)."""
+        """Validate the query string against the operation's declared ``query`` (or, for an
+        operation without one, a model without fields that refuses any parameter); repeated
+        keys become lists."""
+        declared = self.operation.query
+        if model is not declared and (declared is not None or model.model_fields):
+            raise TypeError(f"{self.operation.operation_id} declares no query {model.__name__}")
         args = self.request.args
         values: dict[str, Any] = {
             key: (args.getlist(key) if len(args.getlist(key)) > 1 else args[key]) for key in args
@@ -87,13 +103,11 @@ Handler = Callable[[RequestContext], BaseModel | Mapping[str, Any] | Reply]
 
 @dataclass(frozen=True)
 class Route:
-    """One method and path pattern bound to a handler."""
+    """One declared operation, its compiled path pattern and its handler."""
 
-    method: str
+    operation: Operation
     pattern: re.Pattern[str]
-    template: str
     handler: Handler
-    auth: bool
 
 
 _PARAM = re.compile(r"\{([a-z_]+)\}")
@@ -109,48 +123,41 @@ def _compile(template: str) -> re.Pattern[str]:
 
 
 class Router:
-    """Maps (method, path) to handlers; ``dispatch`` is the whole HTTP function body."""
+    """Serves one table of operations; ``dispatch`` is the whole HTTP function body."""
 
-    def __init__(self, *, max_body_bytes: int = 64 * 1024) -> None:
-        self.routes: list[Route] = []
+    def __init__(self, operations: Sequence[Operation], *, max_body_bytes: int = 64 * 1024) -> None:
+        self.operations = {op.operation_id: op for op in operations}
+        if len(self.operations) != len(operations):
+            raise ValueError("two operations share an operation id")
+        self._handlers: dict[str, Handler] = {}
         self.max_body_bytes = max_body_bytes
-        _json_framework_errors()
+        json_framework_errors()
 
-    def route(
-        self, method: str, template: str, *, auth: bool = True
-    ) -> Callable[[Handler], Handler]:
-        """Register a handler for one method and path template like ``/v1/items/{item_id}``."""
+    def handles(self, operation_id: str) -> Callable[[Handler], Handler]:
+        """Bind a handler to the operation of the table with this ``operation_id``."""
+        if operation_id not in self.operations:
+            raise KeyError(f"no operation {operation_id} in this router's table")
 
         def register(handler: Handler) -> Handler:
-            self.routes.append(Route(method.upper(), _compile(template), template, handler, auth))
+            self._handlers[operation_id] = handler
             return handler
 
         return register
 
-    def get(self, template: str, *, auth: bool = True) -> Callable[[Handler], Handler]:
-        """Register a GET handler."""
-        return self.route("GET", template, auth=auth)
-
-    def post(self, template: str, *, auth: bool = True) -> Callable[[Handler], Handler]:
-        """Register a POST handler."""
-        return self.route("POST", template, auth=auth)
-
-    def delete(self, template: str, *, auth: bool = True) -> Callable[[Handler], Handler]:
-        """Register a DELETE handler."""
-        return self.route("DELETE", template, auth=auth)
-
-    def patch(self, template: str, *, auth: bool = True) -> Callable[[Handler], Handler]:
-        """Register a PATCH handler."""
-        return self.route("PATCH", template, auth=auth)
-
-    def put(self, template: str, *, auth: bool = True) -> Callable[[Handler], Handler]:
-        """Register a PUT handler."""
-        return self.route("PUT", template, auth=auth)
+    @functools.cached_property
+    def routes(self) -> list[Route]:
+        """Every operation with its handler; an operation without one is a startup error."""
+        missing = sorted(set(self.operations) - set(self._handlers))
+        if missing:
+            raise RuntimeError(f"operations without a handler: {missing}")
+        return [
+            Route(op, _compile(op.path), self._handlers[op_id])
+            for op_id, op in self.operations.items()
+        ]
 
     def dispatch(self, request: flask.Request, authenticator: Authenticator) -> flask.Response:
         """Serve one request: match, authenticate, run the handler, map errors."""
-        execution_id = request.headers.get("Function-Execution-Id") or uuid.uuid4().hex[:16]
-        with execution_scope(execution_id):
+        with request_scope(request.headers) as execution_id:
             try:
                 response = self._serve(request, authenticator)
             except AppError as exc:
@@ -172,8 +179,9 @@ class Router:
         declared = request.content_length
         if declared is not None and declared > self.max_body_bytes:
             raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large.")
-        caller = authenticator.verify(_bearer_token(request)) if route.auth else None
-        context = RequestContext(request, params, caller, self.max_body_bytes)
+        operation = route.operation
+        caller = authenticator.verify(_bearer_token(request)) if operation.auth else None
+        context = RequestContext(request, params, caller, self.max_body_bytes, operation)
         result = route.handler(context)
         reply = result if isinstance(result, Reply) else Reply(body=result)
         body: Any = (
@@ -195,15 +203,15 @@ class Router:
             found = route.pattern.match(path)
             if found is None:
                 continue
-            if route.method == method.upper():
+            if route.operation.method == method.upper():
                 return route, found.groupdict()
-            allowed.append(route.method)
+            allowed.append(route.operation.method)
         if allowed:
             raise AppError(ErrorCode.METHOD_NOT_ALLOWED, f"Use one of: {', '.join(allowed)}.")
         raise AppError(ErrorCode.NOT_FOUND, "No such route.")
 
 
-def _json_framework_errors() -> None:
+def json_framework_errors() -> None:
     """Answer requests that functions-framework rejects before our router (e.g. a path with
     a newline, which its ``/<path:path>`` rule cannot match) with our JSON error body, not
     Flask's HTML page. Outside functions-framework this registers nothing."""

@@ -1,7 +1,10 @@
 """Structured JSON logs for Cloud Logging, with personal data and secrets scrubbed.
 
 Each record is one JSON line on stdout with ``severity``, ``message``, the execution id of
-the request or event being handled, and any ``extra`` fields. Redaction is a last line of
+the request or event being handled, the trace it belongs to (``logging.googleapis.com/trace``
+= ``projects/<project>/traces/<32 hex>``, which Cloud Logging uses to group one request's
+lines across functions: https://cloud.google.com/logging/docs/structured-logging#special-payload-fields),
+and any ``extra`` fields. Redaction is a last line of
 defence: code must not log personal data in the first place, but if an email address,
 bearer token or JWT reaches a message it is masked before it is written.
 """
@@ -21,6 +24,8 @@ from typing import Any
 _execution_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "execution_id", default=None
 )
+_trace_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
+TRACE_FIELD = "logging.googleapis.com/trace"
 
 _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[email]"),
@@ -53,7 +58,14 @@ def _redact_value(value: Any) -> Any:
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats a record as one Cloud Logging structured-log JSON line."""
+    """Formats a record as one Cloud Logging structured-log JSON line.
+
+    ``project_id`` names the project in the trace field; without it no trace is written.
+    """
+
+    def __init__(self, project_id: str | None = None) -> None:
+        super().__init__()
+        self.project_id = project_id
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -66,6 +78,9 @@ class JsonFormatter(logging.Formatter):
         if execution_id:
             entry["execution_id"] = execution_id
             entry["logging.googleapis.com/labels"] = {"execution_id": execution_id}
+        trace_id = _trace_id.get()
+        if trace_id and self.project_id:
+            entry[TRACE_FIELD] = f"projects/{self.project_id}/traces/{trace_id}"
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = _redact_value(value)
@@ -75,14 +90,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def configure(level: str = "INFO") -> None:
-    """Route every logger to one JSON handler on stdout (idempotent)."""
+def configure(level: str = "INFO", project_id: str | None = None) -> None:
+    """Route every logger to one JSON handler on stdout (idempotent); ``project_id`` names
+    the project of the trace field."""
     root = logging.getLogger()
-    if any(isinstance(handler.formatter, JsonFormatter) for handler in root.handlers):
+    formatters = [h.formatter for h in root.handlers if isinstance(h.formatter, JsonFormatter)]
+    if formatters:
+        for formatter in formatters:
+            formatter.project_id = project_id or formatter.project_id
         root.setLevel(level)
         return
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(project_id))
     root.handlers = [handler]
     root.setLevel(level)
     # Client libraries log request URLs and headers at DEBUG; keep them quiet.
@@ -98,6 +117,22 @@ def execution_scope(execution_id: str | None) -> Iterator[None]:
         yield
     finally:
         _execution_id.reset(token)
+
+
+@contextmanager
+def trace_scope(trace_id: str | None) -> Iterator[None]:
+    """Tag every log line written inside the block with one trace (32 lowercase hex digits,
+    validated by the caller: see ``shared.tracing``)."""
+    token = _trace_id.set(trace_id)
+    try:
+        yield
+    finally:
+        _trace_id.reset(token)
+
+
+def current_trace_id() -> str | None:
+    """The trace id of the request or job being handled, if it has one."""
+    return _trace_id.get()
 
 
 def get_logger(name: str) -> logging.Logger:

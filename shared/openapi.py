@@ -53,8 +53,15 @@ class Operation:
 
     @property
     def key(self) -> tuple[str, str]:
-        """(METHOD, path template): what a Router route is compared with."""
+        """(METHOD, path template)."""
         return self.method.upper(), self.path
+
+    @property
+    def operation_id(self) -> str:
+        """``get_v1_devices_device_id``: the OpenAPI operationId and the handler's name in
+        its router."""
+        path = self.path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
+        return f"{self.method.lower()}_{path}".replace(".", "_").rstrip("_")
 
 
 def _error_schema() -> dict[str, Any]:
@@ -186,9 +193,7 @@ def build_document(
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
         entry: dict[str, Any] = {
-            "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_')}".replace(
-                "{", ""
-            ).replace("}", ""),
+            "operationId": op.operation_id,
             "summary": op.summary,
             "tags": [op.tag],
             "security": [{"firebase": []}] if op.auth else [],

@@ -5,13 +5,15 @@ from __future__ import annotations
 import html
 from urllib.parse import urlencode
 
-from shared.services.linking import LinkResult
+from shared.services.linking import CallbackOutcome, LinkResult
 
 # ruff: noqa: E501 - user-facing sentences read better unbroken.
 
 _TEXT: dict[str, dict[LinkResult | str, str]] = {
     "ko": {
         "title_ok": "Google 계정이 연결되었습니다",
+        "title_approved": "앱으로 돌아가 연결을 완료하세요",
+        LinkResult.APPROVED: "Google에서 승인되었습니다. 연결을 시작한 앱으로 돌아가면 연결이 완료됩니다. 앱에서 시작하지 않았다면 이 창을 닫으세요.",
         "title_fail": "Google 계정을 연결하지 못했습니다",
         "back": "앱으로 돌아가기",
         LinkResult.LINKED: "이제 앱에서 캘린더, 메일, 드라이브 알림을 사용할 수 있습니다.",
@@ -24,6 +26,8 @@ _TEXT: dict[str, dict[LinkResult | str, str]] = {
     },
     "en": {
         "title_ok": "Your Google account is linked",
+        "title_approved": "Return to the app to finish linking",
+        LinkResult.APPROVED: "Google approved the request. Return to the app that started it to finish linking. If you did not start this in the app, close this window.",
         "title_fail": "Your Google account could not be linked",
         "back": "Return to the app",
         LinkResult.LINKED: "Calendar, mail and Drive notifications are now available in the app.",
@@ -48,16 +52,21 @@ def language(accept_language: str | None) -> str:
     return "ko"
 
 
-def deep_link(base: str, result: LinkResult) -> str:
-    """The configured app deep link carrying the result code (never a URL from a request)."""
+def deep_link(base: str, outcome: CallbackOutcome) -> str:
+    """The configured app deep link carrying the result code and, when approved, the
+    one-time completion code (never a URL from a request)."""
+    params = {"result": outcome.result.value}
+    if outcome.completion_code:
+        params["completion_code"] = outcome.completion_code
     separator = "&" if "?" in base else "?"
-    return f"{base}{separator}{urlencode({'result': result.value})}"
+    return f"{base}{separator}{urlencode(params)}"
 
 
 def result_page(result: LinkResult, lang: str, app_link: str) -> str:
     """A self-contained page that returns to the app at once and offers a button to do so."""
     text = _TEXT.get(lang, _TEXT["ko"])
-    title = text["title_ok"] if result is LinkResult.LINKED else text["title_fail"]
+    titles = {LinkResult.LINKED: "title_ok", LinkResult.APPROVED: "title_approved"}
+    title = text[titles.get(result, "title_fail")]
     target = html.escape(app_link, quote=True)
     return f"""<!doctype html>
 <html lang="{lang}">

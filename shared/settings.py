@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     fcm_base_url: str | None = Field(
         default=None, description="Base URL replacing https://fcm.googleapis.com (the fake)."
     )
+    fcm_timeout_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        le=60,
+        description="Timeout of one FCM send; an unanswered send is never resent (seconds).",
+    )
     device_stale_days: int = Field(
         default=60, ge=1, le=365, description="Devices not seen for this many days are pruned."
     )

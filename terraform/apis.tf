@@ -16,7 +16,8 @@ locals {
     "iam.googleapis.com",                  # service accounts
     "iamcredentials.googleapis.com",       # OIDC tokens for Eventarc and Pub/Sub push
     "identitytoolkit.googleapis.com",      # Firebase Auth (ID tokens of the app)
-    "logging.googleapis.com",              # function and build logs
+    "logging.googleapis.com",              # function and build logs, log-based metrics
+    "monitoring.googleapis.com",           # alert policies, dashboard, notification channels
     "pubsub.googleapis.com",               # topics
     "run.googleapis.com",                  # 2nd gen functions run on Cloud Run
     "secretmanager.googleapis.com",        # OAuth client secret, token encryption keys

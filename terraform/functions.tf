@@ -180,6 +180,18 @@ locals {
     }
   }
 
+  # Sizes after the operator's overrides (var.function_settings, keyed by entry point).
+  function_sizes = {
+    for name, fn in local.functions : name => {
+      min_instances   = try(var.function_settings[name].min_instances, 0)
+      max_instances   = coalesce(try(var.function_settings[name].max_instances, null), fn.max_instances)
+      memory          = coalesce(try(var.function_settings[name].memory, null), fn.memory)
+      timeout_seconds = coalesce(try(var.function_settings[name].timeout_seconds, null), fn.timeout_seconds)
+      concurrency     = coalesce(try(var.function_settings[name].concurrency, null), fn.concurrency)
+      log_level       = coalesce(try(var.function_settings[name].log_level, null), var.log_level)
+    }
+  }
+
   event_functions = { for name, fn in local.functions : name => fn if fn.kind == "event" }
   public_http_functions = {
     for name, fn in local.functions : name => fn if fn.kind == "http" && fn.public
@@ -209,17 +221,18 @@ resource "google_cloudfunctions2_function" "function" {
   }
 
   service_config {
-    available_memory                 = each.value.memory
+    available_memory                 = local.function_sizes[each.key].memory
     available_cpu                    = each.value.cpu
-    timeout_seconds                  = each.value.timeout_seconds
-    max_instance_request_concurrency = each.value.concurrency
-    min_instance_count               = try(var.function_scaling[each.key].min_instances, 0)
-    max_instance_count               = coalesce(try(var.function_scaling[each.key].max_instances, null), each.value.max_instances)
+    timeout_seconds                  = local.function_sizes[each.key].timeout_seconds
+    max_instance_request_concurrency = local.function_sizes[each.key].concurrency
+    min_instance_count               = local.function_sizes[each.key].min_instances
+    max_instance_count               = local.function_sizes[each.key].max_instances
     ingress_settings                 = each.value.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.function[each.key].email
     environment_variables = merge(
       local.common_env,
+      { LOG_LEVEL = local.function_sizes[each.key].log_level },
       { for name in each.value.settings : name => local.settings[name] },
       each.value.env,
     )
@@ -230,7 +243,7 @@ resource "google_cloudfunctions2_function" "function" {
         key        = local.secrets[secret_environment_variables.value].env_name
         project_id = var.project_id
         secret     = google_secret_manager_secret.secret[secret_environment_variables.value].secret_id
-        version    = "latest"
+        version    = var.secret_versions[secret_environment_variables.value]
       }
     }
   }

@@ -1,6 +1,7 @@
 # Secret values never pass through Terraform (they would land in state): the operator adds them with
 #   printf %s "$VALUE" | gcloud secrets versions add SECRET_ID --data-file=-
-# Functions read them as secret_environment_variables (version "latest"), declared per function in
+# Functions read them as secret_environment_variables at the version pinned in var.secret_versions
+# (never "latest", so a new version takes effect only through an apply), declared per function in
 # local.functions.secrets, and each function may access only the secrets it declares (iam.tf).
 
 locals {

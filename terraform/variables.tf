@@ -103,22 +103,46 @@ variable "source_archive" {
   default     = null
 }
 
-variable "function_scaling" {
-  description = "Per-function overrides of the instance limits chosen in functions.tf, keyed by entry point."
+variable "function_settings" {
+  description = "Per-function overrides of the sizes chosen in functions.tf, keyed by entry point (e.g. { account_api = { min_instances = 1 } }); an omitted field keeps the chosen value."
   type = map(object({
-    min_instances = optional(number, 0)
-    max_instances = optional(number)
+    min_instances   = optional(number, 0)
+    max_instances   = optional(number)
+    memory          = optional(string)
+    timeout_seconds = optional(number)
+    concurrency     = optional(number)
+    log_level       = optional(string)
   }))
   default = {}
 
   validation {
     condition = alltrue([
-      for name, scaling in var.function_scaling : contains([
+      for name, fn in var.function_settings : contains([
         "oauth_callback", "account_api", "calendar_api", "calendar_webhook", "drive_webhook",
         "gmail_receiver", "push_dispatch", "watch_maintenance",
-      ], name) && scaling.min_instances >= 0 && (scaling.max_instances == null ? true : scaling.max_instances >= 1)
+      ], name)
+      && fn.min_instances >= 0
+      && (fn.max_instances == null ? true : fn.max_instances >= 1)
+      && (fn.memory == null ? true : can(regex("^[0-9]+(Mi|Gi)$", fn.memory)))
+      && (fn.timeout_seconds == null ? true : fn.timeout_seconds >= 1 && fn.timeout_seconds <= 3600)
+      && (fn.concurrency == null ? true : fn.concurrency >= 1 && fn.concurrency <= 1000)
+      && (fn.log_level == null ? true : contains(["DEBUG", "INFO", "WARNING", "ERROR"], fn.log_level))
     ])
-    error_message = "function_scaling keys must be entry-point names; min_instances >= 0 and max_instances >= 1."
+    error_message = "function_settings keys must be entry-point names; min_instances >= 0, max_instances >= 1, memory like 512Mi, timeout_seconds 1-3600, concurrency 1-1000, log_level DEBUG/INFO/WARNING/ERROR."
+  }
+}
+
+variable "secret_versions" {
+  description = "Secret Manager version number each function reads, keyed by secret id (never \"latest\": a new version reaches the functions only through a reviewed apply). Rotation: terraform/README.md."
+  type        = map(string)
+  default = {
+    "oauth-client-secret"   = "1"
+    "token-encryption-keys" = "1"
+  }
+
+  validation {
+    condition     = alltrue([for id, version in var.secret_versions : can(regex("^[1-9][0-9]*$", version))])
+    error_message = "secret_versions values must be version numbers such as \"2\" (not \"latest\")."
   }
 }
 
@@ -137,4 +161,18 @@ variable "labels" {
   description = "Labels added to every resource that takes labels."
   type        = map(string)
   default     = {}
+}
+
+variable "alert_notification_channels" {
+  description = "Where alert policies notify, keyed by display name: a Cloud Monitoring channel type (email, slack, pagerduty, webhook_tokenauth, ...) and its labels, e.g. { ops = { type = \"email\", labels = { email_address = \"ops@example.com\" } } }. Empty: policies fire in the console only."
+  type = map(object({
+    type   = string
+    labels = map(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name, channel in var.alert_notification_channels : can(regex("^[a-z_]+$", channel.type))])
+    error_message = "alert_notification_channels: type must be a Cloud Monitoring channel type such as email or slack."
+  }
 }

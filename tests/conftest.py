@@ -1,5 +1,6 @@
-"""Test layout: ``tests/unit`` (fakes of our own ports, no I/O) and ``tests/e2e`` (the real
-local stack). Markers follow the folder; tests marked ``last`` run after all others."""
+"""Test layout: ``tests/unit`` (fakes of our own ports, no I/O), ``tests/functions`` (each
+deployed function in process over fakes of our ports) and ``tests/e2e`` (the real local
+stack). Markers follow the folder; tests marked ``last`` run after all others."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         relative = Path(str(item.fspath)).relative_to(_TESTS)
         if relative.parts[0] == "unit":
             item.add_marker(pytest.mark.unit)
+        elif relative.parts[0] == "functions":
+            item.add_marker(pytest.mark.functions)
         elif relative.parts[0] == "e2e":
             item.add_marker(pytest.mark.e2e)
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)

@@ -52,6 +52,34 @@ class AuthEmulator:
         self.seen.add(email, body["idToken"], body.get("refreshToken"))
         return AuthUser(uid=body["localId"], email=email, id_token=body["idToken"])
 
+    def _admin(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """An Admin API call (``accounts:{action}``) with the emulator's owner credential."""
+        response = requests.post(
+            f"{self.base}/identitytoolkit.googleapis.com/v1/projects/{self.project_id}"
+            f"/accounts:{action}",
+            json=body,
+            headers={"Authorization": "Bearer owner"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return dict(response.json())
+
+    def delete_user(self, uid: str) -> None:
+        """Delete the user, as an admin would in the Firebase console."""
+        self._admin("delete", {"localId": uid})
+
+    def disable_user(self, uid: str) -> None:
+        """Disable the user."""
+        self._admin("update", {"localId": uid, "disableUser": True})
+
+    def revoke_sessions(self, uid: str, valid_since: int) -> None:
+        """Revoke every token issued before ``valid_since`` (epoch seconds)."""
+        self._admin("update", {"localId": uid, "validSince": str(valid_since)})
+
+    def exists(self, uid: str) -> bool:
+        """True when the user is still in the emulator."""
+        return bool(self._admin("lookup", {"localId": [uid]}).get("users"))
+
     def reset(self) -> None:
         """Delete every account of the project."""
         requests.delete(

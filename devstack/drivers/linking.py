@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,57 @@ def approve(
 def follow(callback_url: str, **headers: str) -> requests.Response:
     """The browser following Google's redirect to our OAuth callback."""
     return requests.get(callback_url, headers=headers, allow_redirects=False, timeout=20)
+
+
+_RESULT = re.compile(r'data-result="([a-z_]+)"')
+_COMPLETION = re.compile(r"completion_code=([A-Za-z0-9_-]+)")
+
+
+def result_of(page: requests.Response) -> str:
+    """The result code the callback's page shows."""
+    found = _RESULT.search(page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def completion_code(page: requests.Response) -> str:
+    """The one-time completion code the callback's page hands the app (deep link)."""
+    assert result_of(page) == "approved", page.text
+    found = _COMPLETION.search(page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def complete(account_api: str, user: AuthUser, code: str) -> requests.Response:
+    """``POST /v1/google/link/complete`` as ``user``: what the app does on the deep link."""
+    return api(
+        account_api, "POST", "/v1/google/link/complete", user, json={"completion_code": code}
+    )
+
+
+def link_via_consent(
+    account_api: str,
+    fake_google: str,
+    user: AuthUser,
+    google_sub: str,
+    scopes: list[str] | None = None,
+) -> requests.Response:
+    """The whole web link as the app and its browser do it: start, consent, callback,
+    then complete in the app; returns the completion's response."""
+    consent = start_link(account_api, user)
+    page = follow(approve(fake_google, consent, google_sub, scopes))
+    return complete(account_api, user, completion_code(page))
+
+
+def mint_native_code(fake_google: str, google_sub: str, scopes: list[str], nonce: str) -> str:
+    """A server auth code as native Google Sign-In returns it, started with ``nonce``."""
+    response = requests.post(
+        f"{fake_google}/_control/server_auth_code",
+        json={"sub": google_sub, "scopes": scopes, "nonce": nonce},
+        timeout=5,
+    )
+    response.raise_for_status()
+    return str(response.json()["code"])
 
 
 def all_documents(db: firestore.Client) -> Iterator[tuple[str, dict[str, Any]]]:

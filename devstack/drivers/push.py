@@ -128,6 +128,11 @@ class FakeFcm:
         body = {"token": token, "error_code": error_code, "times": times, **extra}
         requests.post(f"{self.base}/fail", json=body, timeout=10).raise_for_status()
 
+    def slow(self, token: str, delay_seconds: float, times: int = 1) -> None:
+        """The token's next ``times`` sends are accepted at once but answered late."""
+        body = {"token": token, "delay_seconds": delay_seconds, "times": times}
+        requests.post(f"{self.base}/slow", json=body, timeout=10).raise_for_status()
+
 
 def dispatch_log(workdir: Path, job_id: str) -> list[dict[str, Any]]:
     """The push_dispatch log entries that name this job."""

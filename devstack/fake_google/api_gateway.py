@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,7 @@ from devstack.fake_google.context import ServerContext
 from devstack.fake_google.discovery import RouteMatch, validate_query
 from devstack.fake_google.errors import GoogleApiError, insufficient_scopes, unauthenticated
 from devstack.fake_google.faults import api_fault_body, apply_fault
-from devstack.fake_google.registry import ApiRequest
+from devstack.fake_google.registry import ApiRequest, ApiResponse
 from devstack.fake_google.responses import error_response, handler_result_response
 from devstack.fake_google.state import AccessToken, CallRecord, FakeState, loggable_query
 
@@ -145,8 +146,11 @@ class _Gateway:
                     "notImplemented",
                 )
                 return self._finish(record, error_response(error), error.reason)
+            delay = 0.0
             try:
-                response = handler_result_response(handler(api_request))
+                result = handler(api_request)
+                delay = result.delay_seconds if isinstance(result, ApiResponse) else 0.0
+                response = handler_result_response(result)
                 reason = None
             except GoogleApiError as error:
                 response, reason = error_response(error), error.reason
@@ -156,6 +160,8 @@ class _Gateway:
                 failure = GoogleApiError(500, f"Fake handler failed: {error!r}", "backendError")
                 response, reason = error_response(failure), failure.reason
             finished = self._finish(record, response, reason)
+        if delay > 0:
+            time.sleep(delay)
         for action in api_request.deferred:
             finished.call_on_close(_logged(action, api_request.method_id))
         return finished

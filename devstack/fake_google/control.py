@@ -299,6 +299,8 @@ def register_control_routes(app: Flask, ctx: ServerContext) -> None:
                 scopes=frozenset(scopes),
                 offline=True,
                 force_refresh_token=bool(_optional(body, "force_refresh_token", bool)),
+                # The nonce the app passed to Google Sign-In; it comes back in the ID token.
+                nonce=_optional(body, "nonce", str),
             )
             return json_response({"code": code.code, "client_id": client_id, "sub": user.sub})
 

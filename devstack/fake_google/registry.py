@@ -24,6 +24,9 @@ class ApiResponse:
     # Set for non-JSON answers (e.g. `alt=media` downloads); `body` is then ignored.
     raw: bytes | None = None
     content_type: str = "application/json; charset=UTF-8"
+    # The work is done (state changed) but the answer leaves this much later, without the
+    # state lock held: a client timing out first never learns that it succeeded.
+    delay_seconds: float = 0.0
 
 
 # A dict or list is sent as JSON 200; None as an empty 204 (what Google's deletes answer).

@@ -7,6 +7,7 @@ import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from shared import doc_ids
 from shared.firestore import Collections, where
 from shared.ports.watches import Channel
 
@@ -39,7 +40,9 @@ class FirestoreChannelStore:
         )
 
     def get(self, channel_id: str) -> Channel | None:
-        """The channel, or None when unknown or deleted."""
+        """The channel, or None when unknown, deleted or not a possible document id."""
+        if not doc_ids.is_valid(channel_id):
+            return None
         snapshot = self._db.collection(Collections.CHANNELS).document(channel_id).get()
         if not snapshot.exists:
             return None
@@ -47,6 +50,8 @@ class FirestoreChannelStore:
 
     def delete(self, channel_id: str) -> None:
         """Forget a stopped channel: its notifications are rejected from now on."""
+        if not doc_ids.is_valid(channel_id):
+            return
         self._db.collection(Collections.CHANNELS).document(channel_id).delete()
 
     def of_user(self, uid: str) -> list[Channel]:

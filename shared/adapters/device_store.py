@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from shared import doc_ids
 from shared.firestore import Collections, where
 from shared.services.devices import Device, token_hash
 
@@ -27,6 +28,7 @@ class FirestoreDeviceStore:
 
     def _device(self, uid: str, device_id: str) -> firestore.DocumentReference:
         users = self._db.collection(Collections.USERS)
+        device_id = doc_ids.require(device_id, "device_id")
         return users.document(uid).collection(Collections.DEVICES).document(device_id)
 
     def _index(self, hashed: str) -> firestore.DocumentReference:

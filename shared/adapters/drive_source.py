@@ -17,7 +17,8 @@ from shared.google_errors import GoogleFailure
 from shared.ports.sync import CursorState, SyncBatch, SyncKey
 from shared.ports.watches import ChannelRequest, WatchGrant
 from shared.scopes import Feature
-from shared.sources.drive import FIELDS, drive_item
+from shared.sources.drive import FIELDS, drive_items
+from shared.sources.drive_changes import bounded
 
 _PAGE_SIZE = 100
 _CHANNEL_LIFETIME = timedelta(days=1)
@@ -33,8 +34,10 @@ class DriveSource:
         return self._gateway.call(uid, Feature.DRIVE, make, resend_safe=resend_safe)
 
     def fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch:
-        """Every change up to the new start page token; an invalid token restarts."""
+        """Every change up to the new start page token, classified against the cursor's index
+        of seen files; an invalid token restarts."""
         token = state.cursor
+        index = dict(state.index or {})
         items = []
         pages = 0
         try:
@@ -52,14 +55,11 @@ class DriveSource:
                     ),
                 )
                 pages += 1
-                for change in response.get("changes", []):
-                    item = drive_item(change, now)
-                    if item is not None:
-                        items.append(item)
+                changes = response.get("changes", [])
+                items += drive_items(changes, index, state.synced_at, now)
                 if response.get("newStartPageToken"):
-                    return SyncBatch(
-                        items, str(response["newStartPageToken"]), notes={"pages": pages}
-                    )
+                    token = str(response["newStartPageToken"])
+                    return SyncBatch(items, token, bounded(index), notes={"pages": pages})
                 token = response.get("nextPageToken")
         except GoogleFailure as failure:
             if failure.status not in (400, 404):

@@ -1,8 +1,9 @@
 """FCM adapter of the push sender port, with firebase-admin (HTTP v1, service account).
 
 firebase-admin authenticates with Application Default Credentials: the runtime service
-account in production, ``GOOGLE_APPLICATION_CREDENTIALS`` locally. With ``FCM_BASE_URL`` set,
-a transport adapter on the messaging client's HTTP session sends the library's own requests to
+account in production, ``GOOGLE_APPLICATION_CREDENTIALS`` locally. Our transport adapter
+replaces firebase-admin's on the messaging client's HTTP session: it never resends a send
+POST (see ``SEND_RETRY``), and with ``FCM_BASE_URL`` set it sends the library's requests to
 that base URL instead of https://fcm.googleapis.com (the fake Google locally).
 """
 
@@ -16,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 import requests.adapters
+from urllib3.exceptions import ConnectTimeoutError
+from urllib3.util.retry import Retry
 
-from shared.services.push import PushMessage, SendResult, SendStatus
+from shared.services.push import NotSent, PushMessage, SendResult, SendStatus
 
 if TYPE_CHECKING:
     import firebase_admin
@@ -26,7 +29,25 @@ if TYPE_CHECKING:
 FCM_ORIGIN = "https://fcm.googleapis.com"
 _FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 _BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
-_HTTP_TIMEOUT_SECONDS = 20  # below the claim lease and the function timeout
+
+# firebase-admin's own adapter resends any request once on a read error (a timeout after the
+# request was sent) and up to 4 times on 500/503, POSTs included. FCM's v1 send has no
+# idempotency key, so a resent POST that FCM had already accepted reaches the phone twice.
+# Here only a failed connect is retried (the request never left): POST is not an allowed
+# method, so urllib3 raises read errors (read=False) and returns every answer as it came
+# (no status or Retry-After retries). 5xx answers are retried by the dispatch itself (claim
+# released, job redelivered with backoff).
+SEND_RETRY = Retry(
+    total=None,
+    connect=1,
+    read=False,
+    status=0,
+    other=0,
+    redirect=0,
+    allowed_methods=frozenset({"GET"}),
+    respect_retry_after_header=False,
+    raise_on_status=False,
+)
 
 
 class RebasingAdapter(requests.adapters.HTTPAdapter):
@@ -48,9 +69,12 @@ class RebasingAdapter(requests.adapters.HTTPAdapter):
 class FcmSender:
     """Sends one message to up to 500 tokens with ``send_each_for_multicast``."""
 
-    def __init__(self, project_id: str, base_url: str | None = None) -> None:
+    def __init__(
+        self, project_id: str, base_url: str | None = None, timeout_seconds: float = 20.0
+    ) -> None:
         self._project_id = project_id
         self._base_url = base_url
+        self._timeout_seconds = timeout_seconds
         self._app: firebase_admin.App | None = None
         self._lock = threading.Lock()
 
@@ -61,20 +85,21 @@ class FcmSender:
 
                 # A named app: independent of the one the authenticator uses.
                 app = firebase_admin.initialize_app(
-                    options={"projectId": self._project_id, "httpTimeout": _HTTP_TIMEOUT_SECONDS},
+                    options={"projectId": self._project_id, "httpTimeout": self._timeout_seconds},
                     name="uplus-fcm",
                 )
-                if self._base_url:
-                    _route_to(app, self._base_url)
+                _route_to(app, self._base_url or FCM_ORIGIN)
                 self._app = app
             return self._app
 
     def send(self, message: PushMessage, tokens: Sequence[str]) -> list[SendResult]:
-        """One result per token, in order."""
+        """One result per token, in order; ``NotSent`` when no access token could be had."""
         from firebase_admin import messaging
 
+        app = self._firebase_app()
+        _fresh_access_token(app)
         batch = messaging.send_each_for_multicast(
-            to_multicast(message, tokens, now=time.time()), app=self._firebase_app()
+            to_multicast(message, tokens, now=time.time()), app=app
         )
         return [
             SendResult(SendStatus.SENT)
@@ -85,14 +110,27 @@ class FcmSender:
 
 
 def _route_to(app: firebase_admin.App, base_url: str) -> None:
-    """Mount the rebasing adapter on the messaging client's session (keeping its retries)."""
-    from firebase_admin import _http_client, messaging
+    """Mount our adapter (no resent POST; ``base_url``) on the messaging client's session."""
+    from firebase_admin import messaging
 
     session = messaging._get_messaging_service(app)._client.session
-    adapter = RebasingAdapter(
-        FCM_ORIGIN, base_url, max_retries=_http_client.DEFAULT_RETRY_CONFIG, pool_maxsize=100
-    )
+    adapter = RebasingAdapter(FCM_ORIGIN, base_url, max_retries=SEND_RETRY, pool_maxsize=100)
     session.mount(FCM_ORIGIN, adapter)
+
+
+def _fresh_access_token(app: firebase_admin.App) -> None:
+    """Refresh the OAuth token before any send, so that failing to get one is ``NotSent``
+    rather than a batch whose requests may or may not have left."""
+    import google.auth.exceptions
+    from google.auth.transport.requests import Request
+
+    credential = app.credential.get_credential()
+    if credential.valid:
+        return
+    try:
+        credential.refresh(Request())
+    except google.auth.exceptions.GoogleAuthError as error:
+        raise NotSent(type(error).__name__) from None
 
 
 def to_multicast(
@@ -146,6 +184,12 @@ def classify(error: exceptions.FirebaseError) -> SendResult:
         return SendResult(SendStatus.TOKEN_DEAD, code)
     if isinstance(error, messaging.ThirdPartyAuthError):
         return SendResult(SendStatus.CONFIG_ALARM, code)
+    if error.http_response is None:
+        # No answer: the request may have reached FCM and been accepted, unless it never
+        # connected. https://firebase.google.com/docs/cloud-messaging/scale-fcm#retries
+        if _never_connected(error.cause):
+            return SendResult(SendStatus.RETRY, code)
+        return SendResult(SendStatus.UNKNOWN, code)
     transient = (
         messaging.QuotaExceededError,
         exceptions.UnavailableError,
@@ -158,6 +202,17 @@ def classify(error: exceptions.FirebaseError) -> SendResult:
     if isinstance(error, exceptions.InvalidArgumentError) and _about_token(body):
         return SendResult(SendStatus.TOKEN_DEAD, "INVALID_ARGUMENT")
     return SendResult(SendStatus.REJECTED, code)
+
+
+def _never_connected(cause: Exception | None) -> bool:
+    """The transport failed to connect, so the request was never sent."""
+    if isinstance(cause, requests.exceptions.ConnectTimeout):
+        return True
+    if not isinstance(cause, requests.exceptions.ConnectionError) or not cause.args:
+        return False
+    # requests wraps urllib3's MaxRetryError; NewConnectionError is a ConnectTimeoutError.
+    reason = getattr(cause.args[0], "reason", None)
+    return isinstance(reason, ConnectTimeoutError)
 
 
 def _error_body(error: exceptions.FirebaseError) -> dict[str, Any]:

@@ -17,6 +17,11 @@ from shared.google_errors import GoogleFailure
 from shared.ports.sync import CursorState, SyncBatch, SyncKey
 from shared.scopes import Feature
 from shared.sources.gmail import mail_item
+from shared.sources.mail_recovery import (
+    RECOVERY_MAX_MESSAGES,
+    received_since,
+    recovery_since,
+)
 
 _PAGE_SIZE = 500
 
@@ -38,14 +43,42 @@ class GmailSource:
         except GoogleFailure as failure:
             if failure.status != 404:
                 raise
-            # The stored historyId is too old: skip to now, without pushing old mail.
-            _, history_id = self.profile(key.uid)
+            return self._recover(key.uid, state, now)
+        items = [mail_item(message, now) for message in self._metadata(key.uid, message_ids)]
+        cursor = str(max(int(start), int(latest)))
+        return SyncBatch(items, cursor, notes={"history_pages": 1})
+
+    def _recover(self, uid: str, state: CursorState, now: datetime) -> SyncBatch:
+        """The stored historyId is too old (404): restart at the profile's, and record the
+        INBOX mail received since the last committed pass (``shared.sources.mail_recovery``)."""
+        # Read first: mail arriving after it is in the history from here on.
+        _, history_id = self.profile(uid)
+        since = recovery_since(state.synced_at)
+        if since is None:
             return SyncBatch([], history_id, notes={"history_reset": 1})
-        items = []
+        listed = self._call(
+            uid,
+            lambda s: (
+                s.users()
+                .messages()
+                .list(userId="me", labelIds=["INBOX"], maxResults=RECOVERY_MAX_MESSAGES)
+            ),
+        )
+        ids = [str(message["id"]) for message in listed.get("messages", [])]
+        recent = [m for m in self._metadata(uid, ids) if received_since(m, since)]
+        notes = {"history_reset": 1, "recovered": len(recent)}
+        if len(recent) == len(ids) and listed.get("nextPageToken"):
+            # Every listed mail is recent and there is more: the bound cut the burst.
+            notes["recovery_truncated"] = 1
+        return SyncBatch([mail_item(m, now) for m in recent], history_id, notes=notes)
+
+    def _metadata(self, uid: str, message_ids: list[str]) -> list[dict[str, Any]]:
+        """``messages.get`` (metadata: From, Subject, Date) of each id still there."""
+        messages = []
         for message_id in message_ids:
             try:
                 message = self._call(
-                    key.uid,
+                    uid,
                     lambda s, message_id=message_id: (
                         s.users()
                         .messages()
@@ -61,9 +94,8 @@ class GmailSource:
                 if failure.status == 404:
                     continue  # deleted before we looked: nothing to tell
                 raise
-            items.append(mail_item(message, now))
-        cursor = str(max(int(start), int(latest)))
-        return SyncBatch(items, cursor, notes={"history_pages": 1})
+            messages.append(message)
+        return messages
 
     def _history(self, uid: str, start: str) -> tuple[list[str], str]:
         ids: list[str] = []

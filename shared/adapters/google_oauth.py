@@ -79,17 +79,23 @@ class GoogleOAuthServer:
             raise AppError(
                 ErrorCode.GOOGLE_UNAVAILABLE, "Google did not answer.", retry_after=5
             ) from None
-        sub = self._verified_subject(token.get("id_token"))
+        claims = self._verified_claims(token.get("id_token"))
         expires_in = int(token.get("expires_in") or 3600)
+        nonce = claims.get("nonce")
         return Grant(
-            sub=sub,
+            sub=str(claims["sub"]),
             scopes=normalize(token.get("scope") or ""),
             refresh_token=token.get("refresh_token"),
             access_token=str(token["access_token"]),
             access_expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
+            nonce=nonce if isinstance(nonce, str) else None,
         )
 
-    def _verified_subject(self, id_token: str | None) -> str:
+    def _verified_claims(self, id_token: str | None) -> dict[str, Any]:
+        """The claims of Google's ID token (signature, audience, issuer, expiry checked),
+        with a ``sub``; its ``nonce`` is the one the sign-in was started with.
+        https://developers.google.com/identity/openid-connect/openid-connect#validatinganidtoken
+        """
         from google.auth.transport.requests import Request
         from google.oauth2 import id_token as google_id_token
 
@@ -108,7 +114,7 @@ class GoogleOAuthServer:
             raise AppError(ErrorCode.INVALID_REQUEST, "Invalid Google ID token.") from None
         if claims.get("iss") not in _ISSUERS or not claims.get("sub"):
             raise AppError(ErrorCode.INVALID_REQUEST, "Invalid Google ID token.")
-        return str(claims["sub"])
+        return dict(claims)
 
     def revoke(self, token: str) -> None:
         """Revoke the whole grant the token belongs to."""

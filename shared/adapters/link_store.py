@@ -1,6 +1,8 @@
 """Firestore adapter of the linking ports.
 
-Layout: ``oauth_states/{sha256(state)}`` (pending links, TTL on ``expires_at``),
+Layout: ``oauth_states/{sha256(state or nonce)}`` (pending links, TTL on ``expires_at``),
+``link_completions/{sha256(completion code)}`` (sealed grants waiting for the app; revoked
+and deleted by the maintenance sweep when not completed in time),
 ``users/{uid}`` (``google``: status, sub, scopes), ``users/{uid}/secrets/google`` (sealed
 tokens only) and ``google_accounts/{sub}`` (which uid a Google account is linked to).
 """
@@ -11,7 +13,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.firestore import Collections, where
-from shared.services.linking import Grant, LinkResult, LinkStatusView, PendingLink, features_of
+from shared.services.linking import (
+    Grant,
+    LinkResult,
+    LinkStatusView,
+    PendingCompletion,
+    PendingLink,
+    features_of,
+)
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -39,6 +48,7 @@ class FirestoreLinkStore:
                 "sealed_verifier": pending.sealed_verifier,
                 "expires_at": pending.expires_at,
                 "consumed": False,
+                "kind": pending.kind,
             }
         )
 
@@ -61,9 +71,63 @@ class FirestoreLinkStore:
                 sealed_verifier=data["sealed_verifier"],
                 expires_at=data["expires_at"],
                 consumed=bool(data.get("consumed")),
+                kind=str(data.get("kind") or "web"),
             )
 
         return consume(self._db.transaction())
+
+    def _completion(self, code_hash: str) -> firestore.DocumentReference:
+        return self._db.collection(Collections.LINK_COMPLETIONS).document(code_hash)
+
+    def save_completion(self, code_hash: str, completion: PendingCompletion) -> None:
+        """Keep a grant for the app to complete (create: a colliding hash is an error)."""
+        self._completion(code_hash).create(
+            {
+                "uid": completion.uid,
+                "sub": completion.sub,
+                "scopes": completion.scopes,
+                "refresh_token": completion.sealed_refresh,
+                "access_token": completion.sealed_access,
+                "access_expires_at": completion.access_expires_at,
+                "expires_at": completion.expires_at,
+            }
+        )
+
+    def take_completion(self, code_hash: str) -> PendingCompletion | None:
+        """Delete a pending completion and return it as it was (single use)."""
+        from google.cloud import firestore
+
+        ref = self._completion(code_hash)
+
+        @firestore.transactional
+        def take(transaction: firestore.Transaction) -> PendingCompletion | None:
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                return None
+            data = snapshot.to_dict() or {}
+            transaction.delete(ref)
+            return PendingCompletion(
+                uid=data["uid"],
+                sub=data["sub"],
+                scopes=list(data.get("scopes") or []),
+                sealed_refresh=data.get("refresh_token"),
+                sealed_access=data["access_token"],
+                access_expires_at=data["access_expires_at"],
+                expires_at=data["expires_at"],
+            )
+
+        return take(self._db.transaction())
+
+    def expired_completions(self, now: datetime, limit: int) -> list[str]:
+        """Hashes of pending completions whose time ran out."""
+        query = self._db.collection(Collections.LINK_COMPLETIONS).where(
+            filter=where("expires_at", "<=", now)
+        )
+        return [snapshot.id for snapshot in query.limit(limit).stream()]
+
+    def is_linked_account(self, sub: str) -> bool:
+        """True when the Google account backs a stored link."""
+        return bool(self._db.collection(Collections.GOOGLE_ACCOUNTS).document(sub).get().exists)
 
     def has_refresh_token(self, uid: str) -> bool:
         """True when a sealed refresh token is stored for the user."""

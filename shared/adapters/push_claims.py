@@ -1,12 +1,14 @@
 """Firestore adapters for push dispatch: the per-(job, device) claims and the feed item read.
 
-``push_claims/{job_id}:{device_id}``: ``uid`` (erase deletes by it), ``state`` (``sending``,
-``sent``, ``dropped``, ``failed``), ``lease_until`` (a ``sending`` claim past it was left by a
-crashed sender), ``expires_at`` (Firestore TTL).
+``push_claims/{job_id}:{device_id}``: ``uid`` (erase deletes by it), ``state`` (``claimed``,
+``sending``, then ``sent``, ``dropped``, ``failed`` or ``unknown``), ``lease_until`` (a
+``claimed`` claim past it was left by a sender that died before sending), ``expires_at``
+(Firestore TTL). See ``shared.services.push`` for the at-most-once contract.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,14 +17,21 @@ from pydantic import ValidationError
 from shared.activity import ActivityItem, PushJob
 from shared.firestore import Collections
 from shared.logs import get_logger
-from shared.services.push import CLAIM_LEASE, CLAIM_RETENTION, Claim, ClaimEnd
+from shared.services.push import (
+    CLAIM_LEASE,
+    CLAIM_RETENTION,
+    CLAIMED_STATE,
+    SENDING_STATE,
+    UNKNOWN_STATE,
+    Claim,
+    ClaimEnd,
+    existing_claim,
+)
 
 if TYPE_CHECKING:
     from google.cloud import firestore
 
 log = get_logger(__name__)
-
-_SENDING = "sending"
 
 
 class FirestoreClaimStore:
@@ -45,7 +54,7 @@ class FirestoreClaimStore:
                     "uid": job.uid,
                     "job_id": job.job_id,
                     "device_id": device_id,
-                    "state": _SENDING,
+                    "state": CLAIMED_STATE,
                     "lease_until": now + CLAIM_LEASE,
                     "created_at": now,
                     "expires_at": now + CLAIM_RETENTION,
@@ -66,17 +75,31 @@ class FirestoreClaimStore:
                 # Released between our create and this read: a later delivery retries.
                 return Claim.BUSY
             data: dict[str, Any] = snapshot.to_dict() or {}
-            if data.get("state") != _SENDING:
-                return Claim.SETTLED
-            if data["lease_until"] > now:
-                return Claim.BUSY
-            transaction.update(ref, {"lease_until": now + CLAIM_LEASE, "taken_over_at": now})
-            return Claim.CLAIMED
+            lease_until = data.get("lease_until")
+            claim = existing_claim(data.get("state"), lease_until, now)
+            if claim is Claim.CLAIMED:
+                transaction.update(ref, {"lease_until": now + CLAIM_LEASE, "taken_over_at": now})
+            elif claim is Claim.IN_DOUBT and lease_until is not None and lease_until <= now:
+                # Its sender crashed mid-send: close it so it reads as what it is.
+                transaction.update(ref, {"state": UNKNOWN_STATE, "settled_at": now})
+            return claim
 
         claim: Claim = take_over(self._db.transaction())
         if claim is Claim.CLAIMED:
-            log.warning("took over an abandoned push claim")
+            log.warning("took over a push claim abandoned before sending")
+        elif claim is Claim.IN_DOUBT:
+            log.warning("push claim left sending: not resent (at most once)")
         return claim
+
+    def sending(self, job: PushJob, device_ids: Sequence[str], now: datetime) -> None:
+        """Mark the claims ``sending`` in one batch, before the send request leaves."""
+        batch = self._db.batch()
+        for device_id in device_ids:
+            batch.update(
+                self._ref(job, device_id),
+                {"state": SENDING_STATE, "sending_at": now, "lease_until": now + CLAIM_LEASE},
+            )
+        batch.commit()
 
     def settle(self, job: PushJob, ends: dict[str, ClaimEnd | None], now: datetime) -> None:
         """Record the end of each claim in one batch; None deletes (releases) it."""
@@ -110,5 +133,5 @@ class FirestoreFeedItems:
         try:
             return ActivityItem.model_validate({"id": item_id, **(snapshot.to_dict() or {})})
         except ValidationError:
-            log.error("unreadable feed item", extra={"alarm": "feed_item_invalid"})
+            log.error("unreadable feed item", extra={"alert": "feed_item_invalid"})
             return None

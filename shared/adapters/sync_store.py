@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.activity import ActivityItem, Category, PushJob, push_job_id
 from shared.firestore import Collections, where
+from shared.logs import current_trace_id
 from shared.ports.sync import CursorState, IndexWrite, RequestResult, SourceKind, SyncKey
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class FirestoreSyncStore:
         ref = self.cursor_ref(key)
         ref.update({"dirty": False})
         data = ref.get().to_dict() or {}
-        return CursorState(data.get("cursor"), data.get("index"))
+        return CursorState(data.get("cursor"), data.get("index"), data.get("last_synced_at"))
 
     def commit(
         self,
@@ -201,6 +202,7 @@ class FirestoreSyncStore:
                 item_id=item_id,
                 kind=item.kind,
                 created_at=now,
+                trace_id=current_trace_id(),
             )
             transaction.set(outbox.document(job.job_id), job.model_dump())
             jobs.append(job)

@@ -57,6 +57,7 @@ class CursorState:
 
     cursor: str | None
     index: dict[str, str] | None = None
+    synced_at: datetime | None = None  # start of the last committed pass (or the cursor's creation)
     records: list[IndexWrite] = field(default_factory=list)
 
 

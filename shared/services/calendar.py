@@ -14,6 +14,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -34,6 +35,7 @@ from shared.calendar_models import (
 from shared.errors import AppError, ErrorCode
 from shared.google_errors import GoogleFailure, to_app_error
 from shared.logs import get_logger
+from shared.services.own_changes import DELETED, OwnChangeStore, calendar_item_ids
 
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -123,8 +125,16 @@ def _new_event_id() -> str:
 class CalendarService:
     """The Calendar API's use cases for the authenticated user."""
 
-    def __init__(self, google: CalendarGateway) -> None:
+    def __init__(self, google: CalendarGateway, own_changes: OwnChangeStore | None = None) -> None:
         self._google = google
+        self._own_changes = own_changes
+
+    def _record_own(self, uid: str, calendar_id: str, event_id: str, etag: str | None) -> None:
+        """Remember this write (new version ``etag``, or ``DELETED``) as the user's own, so
+        its sync item is ``by_me``; Google always answers an etag, "" skips the record."""
+        if self._own_changes is not None and etag != "":
+            ids = calendar_item_ids(calendar_id, event_id, etag)
+            self._own_changes.record(uid, ids, datetime.now(UTC))
 
     def list_calendars(self, uid: str) -> CalendarList:
         """Every calendar in the user's list."""
@@ -220,6 +230,7 @@ class CalendarService:
             if existing.status == "cancelled":
                 raise AppError(ErrorCode.CONFLICT, "An event with this id was deleted.") from None
             return Created(existing, created=False)
+        self._record_own(uid, calendar_id, event_id, str(created.get("etag") or ""))
         return Created(_event(created), created=True)
 
     def patch_event(
@@ -242,6 +253,7 @@ class CalendarService:
             )
         except GoogleFailure as failure:
             raise self._failure(failure, uid, calendar_id, event_id) from None
+        self._record_own(uid, calendar_id, event_id, str(patched.get("etag") or ""))
         return _event(patched)
 
     def delete_event(
@@ -261,6 +273,7 @@ class CalendarService:
             if failure.status == 410:
                 return
             raise self._failure(failure, uid, calendar_id, event_id) from None
+        self._record_own(uid, calendar_id, event_id, DELETED)
 
     def _failure(
         self, failure: GoogleFailure, uid: str, calendar_id: str, event_id: str

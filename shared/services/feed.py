@@ -10,8 +10,10 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import doc_ids
 from shared.activity import ActivityItem, Category
 from shared.errors import AppError, ErrorCode
+from shared.instants import Instant, to_utc
 
 
 class FeedQuery(BaseModel):
@@ -20,7 +22,7 @@ class FeedQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=50, ge=1, le=200)
-    since: datetime | None = Field(default=None, description="Only items created after this.")
+    since: Instant | None = Field(default=None, description="Only items created after this.")
     category: Category | None = None
     page_token: str | None = Field(default=None, max_length=512)
 
@@ -53,10 +55,13 @@ def _encode(item: ActivityItem) -> str:
 
 
 def _decode(token: str) -> tuple[datetime, str]:
+    """The (created_at, item id) position a token names; 400 for anything else."""
     try:
         created, item = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return datetime.fromisoformat(created), str(item)
-    except (ValueError, TypeError, binascii.Error):
+        if not isinstance(created, str) or not doc_ids.is_valid(item):
+            raise ValueError("not a position")
+        return to_utc(datetime.fromisoformat(created)), item
+    except (ValueError, TypeError, RecursionError, binascii.Error):
         raise AppError(
             ErrorCode.INVALID_REQUEST, "Invalid page token.", field="page_token"
         ) from None

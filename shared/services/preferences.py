@@ -89,6 +89,12 @@ class Preferences(BaseModel):
         default=True, description="Show sender, subject or file name in the notification text."
     )
     quiet_hours: QuietHours | None = None
+    notify_own_changes: bool = Field(
+        default=False,
+        description="Also show a notification for changes the user made themselves (by_me);"
+        " off: those are pushed data-only, so the app's feed still refreshes.",
+    )
+
     muted_calendars: list[CalendarId] = Field(
         default_factory=list,
         max_length=100,

@@ -1,12 +1,19 @@
 """Push dispatch: one push job to each of the user's devices, at most once per device.
 
-For each device a claim ``(job id, device id)`` is created before sending (create-if-absent):
-a duplicate or concurrent delivery of the job finds it and sends nothing. A claim ends as
-``sent``, ``dropped`` (the token is dead; the device is deleted) or ``failed`` (FCM refused
-for a reason a retry cannot fix); it is released when the send failed transiently, and the
-job is then redelivered by Pub/Sub (its retry policy backs off), which sends to the released
-devices only. A claim still ``sending`` whose lease ran out (the sender crashed) may be taken
-over by a later delivery.
+For each device a claim ``(job id, device id)`` is created before sending (create-if-absent,
+state ``claimed``): a duplicate or concurrent delivery of the job finds it and sends nothing.
+Just before the send request the claim turns ``sending``. A claim ends as ``sent``,
+``dropped`` (the token is dead; the device is deleted), ``failed`` (FCM refused for a reason a
+retry cannot fix) or ``unknown`` (the request may have reached FCM but no answer came back);
+it is released when FCM answered a transient error, and the job is then redelivered by
+Pub/Sub (its retry policy backs off), which sends to the released devices only.
+
+The contract is **at most once per device and job**. FCM has no idempotency key, so a send
+FCM may have accepted (a timeout, a dropped connection, a crash while ``sending``) is never
+sent again, neither by the transport nor by a redelivery: a ``claimed`` claim whose lease ran
+out (its sender died before sending) is taken over, a ``sending`` one is not. The residual
+risk is a lost push, never a doubled one: a push in flight when the sender crashed or timed
+out may not have reached the phone, and the feed still holds the item.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from shared.services.preferences import Preferences, PreferenceStore, read
 log = get_logger(__name__)
 
 MAX_TOKENS_PER_CALL = 500  # send_each_for_multicast's limit
-CLAIM_LEASE = timedelta(minutes=3)  # longer than one send with firebase-admin's retries
+CLAIM_LEASE = timedelta(minutes=3)  # longer than claiming the devices and one send
 CLAIM_RETENTION = timedelta(days=8)  # longer than Pub/Sub keeps an unacknowledged message
 
 Language = Literal["ko", "en"]
@@ -55,6 +62,10 @@ _TEXTS: dict[Language, dict[Kind, tuple[str, str]]] = {
         Kind.MAIL_RECEIVED: ("새 메일", "새 메일이 도착했습니다."),
         Kind.DRIVE_CREATED: ("새 파일", "드라이브에 새 파일이 추가되었습니다."),
         Kind.DRIVE_CHANGED: ("파일 변경", "드라이브의 파일이 변경되었습니다."),
+        Kind.DRIVE_RENAMED: ("파일 이름 변경", "드라이브의 파일 이름이 변경되었습니다."),
+        Kind.DRIVE_MOVED: ("파일 이동", "드라이브의 파일이 이동되었습니다."),
+        Kind.DRIVE_TRASHED: ("휴지통으로 이동", "드라이브의 파일이 휴지통으로 이동되었습니다."),
+        Kind.DRIVE_RESTORED: ("파일 복원", "휴지통의 파일이 복원되었습니다."),
         Kind.DRIVE_DELETED: ("파일 삭제", "드라이브의 파일이 삭제되었습니다."),
         Kind.CALENDAR_CHANGED: ("일정 변경", "캘린더 일정이 변경되었습니다."),
         Kind.CALENDAR_DELETED: ("일정 삭제", "캘린더 일정이 삭제되었습니다."),
@@ -64,6 +75,10 @@ _TEXTS: dict[Language, dict[Kind, tuple[str, str]]] = {
         Kind.MAIL_RECEIVED: ("New mail", "You have new mail."),
         Kind.DRIVE_CREATED: ("New file", "A new file was added to your Drive."),
         Kind.DRIVE_CHANGED: ("File changed", "A file in your Drive was changed."),
+        Kind.DRIVE_RENAMED: ("File renamed", "A file in your Drive was renamed."),
+        Kind.DRIVE_MOVED: ("File moved", "A file in your Drive was moved."),
+        Kind.DRIVE_TRASHED: ("File trashed", "A file in your Drive was moved to the trash."),
+        Kind.DRIVE_RESTORED: ("File restored", "A file was restored from the trash."),
         Kind.DRIVE_DELETED: ("File deleted", "A file in your Drive was deleted."),
         Kind.CALENDAR_CHANGED: ("Event changed", "An event in your calendar was changed."),
         Kind.CALENDAR_DELETED: ("Event deleted", "An event in your calendar was deleted."),
@@ -121,11 +136,20 @@ def visible_text(item: ActivityItem, language: Language, preview: bool) -> tuple
     return title, body
 
 
+def silenced(item: ActivityItem, preferences: Preferences, now: datetime) -> bool:
+    """Whether the preferences make this push data-only: during quiet hours, and for the
+    user's own changes unless ``notify_own_changes`` (the app still refreshes its feed)."""
+    own = item.by_me and not preferences.notify_own_changes
+    return own or preferences.is_quiet(now)
+
+
 def build_message(
     item: ActivityItem, language: Language, *, preview: bool, quiet: bool
 ) -> PushMessage:
-    """The message for devices in one language, per the category policy and preferences."""
+    """The message for devices in one language, per the category policy; ``quiet`` (see
+    ``silenced``) makes it data-only."""
     policy = POLICIES[item.category]
+    visible = policy.visible and not quiet
     data = {
         "kind": item.kind.value,
         "category": item.category.value,
@@ -134,7 +158,6 @@ def build_message(
     }
     if item.calendar_id:
         data["calendar_id"] = item.calendar_id
-    visible = policy.visible and not quiet
     title, body = visible_text(item, language, preview) if visible else (None, None)
     return PushMessage(
         data=data,
@@ -152,7 +175,8 @@ class SendStatus(StrEnum):
 
     SENT = "sent"
     TOKEN_DEAD = "token_dead"  # noqa: S105 - UNREGISTERED, SENDER_ID_MISMATCH, bad token
-    RETRY = "retry"  # QUOTA_EXCEEDED, UNAVAILABLE, INTERNAL, network
+    RETRY = "retry"  # QUOTA_EXCEEDED, UNAVAILABLE, INTERNAL, or the request never left
+    UNKNOWN = "unknown"  # timeout or lost answer: FCM may have accepted it, never resend
     CONFIG_ALARM = "config_alarm"  # THIRD_PARTY_AUTH_ERROR: APNs/web push credentials
     REJECTED = "rejected"  # anything else: a retry would fail the same way
 
@@ -165,8 +189,16 @@ class SendResult:
     error: str | None = None
 
 
+class NotSent(Exception):
+    """The sender failed before any request left (e.g. no credentials): safe to retry."""
+
+
 class PushSender(Protocol):
-    """Port: FCM. One result per token, in order; at most ``MAX_TOKENS_PER_CALL`` tokens."""
+    """Port: FCM. One result per token, in order; at most ``MAX_TOKENS_PER_CALL`` tokens.
+
+    Raises ``NotSent`` when nothing was sent; any other exception means some requests may
+    have reached FCM, and those tokens are not sent the message again.
+    """
 
     def send(self, message: PushMessage, tokens: Sequence[str]) -> list[SendResult]: ...
 
@@ -196,17 +228,38 @@ class Claim(StrEnum):
     """The result of trying to claim (job, device)."""
 
     CLAIMED = "claimed"  # ours to send
-    SETTLED = "settled"  # sent, dropped or failed before: nothing to do
-    BUSY = "busy"  # another delivery is sending right now
+    SETTLED = "settled"  # sent, dropped, failed or unknown before: nothing to do
+    BUSY = "busy"  # another delivery claimed it and has not sent yet: retry later
+    IN_DOUBT = "in_doubt"  # a send request is (or was, before a crash) in flight: never resend
 
 
-ClaimEnd = Literal["sent", "dropped", "failed"]
+ClaimEnd = Literal["sent", "dropped", "failed", "unknown"]
+
+# Claim document states (``push_claims``): claimed -> sending -> one of ClaimEnd.
+CLAIMED_STATE, SENDING_STATE, UNKNOWN_STATE = "claimed", "sending", "unknown"
+
+
+def existing_claim(state: str | None, lease_until: datetime | None, now: datetime) -> Claim:
+    """What a delivery may do with a claim another delivery created.
+
+    ``claimed`` past its lease: the sender died before sending, take it over. ``sending``:
+    the request may have reached FCM (whether its sender lives or crashed), so never again.
+    """
+    if state == CLAIMED_STATE:
+        return Claim.CLAIMED if lease_until is None or lease_until <= now else Claim.BUSY
+    if state == SENDING_STATE:
+        return Claim.IN_DOUBT
+    return Claim.SETTLED
 
 
 class ClaimStore(Protocol):
     """Port: per (job, device) claims in ``push_claims``."""
 
     def claim(self, job: PushJob, device_id: str, now: datetime) -> Claim: ...
+
+    def sending(self, job: PushJob, device_ids: Sequence[str], now: datetime) -> None:
+        """Mark the claims ``sending``: from now on they are never sent by another delivery."""
+        ...
 
     def settle(self, job: PushJob, ends: dict[str, ClaimEnd | None], now: datetime) -> None:
         """Record how each claim ended; None releases it (deleted) for a retry."""
@@ -227,6 +280,8 @@ class Dispatch:
     failed: int = 0
     released: int = 0
     busy: int = 0
+    unknown: int = 0  # sent but unanswered (timeout, lost connection): not resent
+    in_doubt: int = 0  # claims left ``sending`` by another delivery or a crash: not resent
     data_only: bool = False
 
 
@@ -267,7 +322,8 @@ class PushService:
         devices = self._live_devices(job.uid, now)
         if not devices:
             return self._done(job, Dispatch("no_devices"))
-        report = Dispatch("sent", data_only=preferences.is_quiet(now) or not policy.visible)
+        quiet = silenced(item, preferences, now)
+        report = Dispatch("sent", data_only=quiet or not policy.visible)
         claimed: list[Device] = []
         for device in devices:
             claim = self._claims.claim(job, device.device_id, now)
@@ -275,6 +331,8 @@ class PushService:
                 claimed.append(device)
             elif claim is Claim.BUSY:
                 report.busy += 1
+            elif claim is Claim.IN_DOUBT:
+                report.in_doubt += 1
         self._send(job, item, preferences, claimed, now, report)
         self._done(job, report)
         if report.released or report.busy:
@@ -300,23 +358,36 @@ class PushService:
         report: Dispatch,
     ) -> None:
         ends: dict[str, ClaimEnd | None] = {}
-        quiet = preferences.is_quiet(now)
+        attempted: set[str] = set()  # claims marked ``sending``: maybe reached FCM
+        quiet = silenced(item, preferences, now)
         try:
             for language, group in _by_language(claimed):
                 message = build_message(item, language, preview=preferences.preview, quiet=quiet)
                 for chunk in _chunks(group, MAX_TOKENS_PER_CALL):
-                    results = self._sender.send(message, [device.token for device in chunk])
+                    ids = [device.device_id for device in chunk]
+                    self._claims.sending(job, ids, now)
+                    attempted.update(ids)
+                    try:
+                        results = self._sender.send(message, [device.token for device in chunk])
+                    except NotSent:
+                        attempted.difference_update(ids)
+                        raise
                     for device, result in zip(chunk, results, strict=True):
                         ends[device.device_id] = self._end(job, device, result)
+        except NotSent:
+            log.warning("fcm send not attempted; claims released for a retry")
         finally:
-            # Whatever was not sent (an unexpected error mid-way) is released for the retry.
+            # An unexpected error mid-way: what may have been sent is never sent again
+            # (at most once), what was not is released for the redelivery.
             for device in claimed:
-                ends.setdefault(device.device_id, None)
+                attempted_here = device.device_id in attempted
+                ends.setdefault(device.device_id, "unknown" if attempted_here else None)
             if ends:
                 self._claims.settle(job, ends, now)
             report.sent = sum(1 for end in ends.values() if end == "sent")
             report.dropped = sum(1 for end in ends.values() if end == "dropped")
             report.failed = sum(1 for end in ends.values() if end == "failed")
+            report.unknown = sum(1 for end in ends.values() if end == "unknown")
             report.released = sum(1 for end in ends.values() if end is None)
 
     def _end(self, job: PushJob, device: Device, result: SendResult) -> ClaimEnd | None:
@@ -325,6 +396,10 @@ class PushService:
         if result.status is SendStatus.RETRY:
             log.warning("fcm send failed transiently", extra={"fcm_error": result.error})
             return None
+        if result.status is SendStatus.UNKNOWN:
+            # FCM may have accepted it: a resend could buzz the phone twice.
+            log.warning("fcm send unanswered; not resent", extra={"fcm_error": result.error})
+            return "unknown"
         if result.status is SendStatus.TOKEN_DEAD:
             # Only if the app did not register a fresh token meanwhile.
             self._devices.delete(job.uid, device.device_id, token_hash=device.token_hash)
@@ -333,11 +408,11 @@ class PushService:
         if result.status is SendStatus.CONFIG_ALARM:
             log.error(
                 "fcm third-party credentials rejected (APNs or web push configuration)",
-                extra={"alarm": "fcm_third_party_auth", "fcm_error": result.error},
+                extra={"alert": "fcm_third_party_auth", "fcm_error": result.error},
             )
             return "failed"
         log.error(
-            "fcm rejected a message", extra={"alarm": "fcm_rejected", "fcm_error": result.error}
+            "fcm rejected a message", extra={"alert": "fcm_rejected", "fcm_error": result.error}
         )
         return "failed"
 
@@ -353,6 +428,8 @@ class PushService:
                 "failed": report.failed,
                 "released": report.released,
                 "busy": report.busy,
+                "unknown": report.unknown,
+                "in_doubt": report.in_doubt,
                 "data_only": report.data_only,
             },
         )

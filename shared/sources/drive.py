@@ -1,4 +1,5 @@
-"""What a Drive change means for the feed (the calls are in ``shared.adapters.drive_source``)."""
+"""What a Drive change means for the feed (the calls are in ``shared.adapters.drive_source``;
+the meaning of a change in ``shared.sources.drive_changes``)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.activity import ACTIVITY_RETENTION, ActivityItem, Kind, item_id
+from shared.sources.drive_changes import meaning
 
 FIELDS = (
     "nextPageToken,newStartPageToken,changes(changeType,time,removed,fileId,"
-    "file(id,name,mimeType,trashed,createdTime,modifiedTime,lastModifyingUser(displayName)))"
+    "file(id,name,mimeType,trashed,createdTime,modifiedTime,parents,"
+    "lastModifyingUser(displayName,me)))"
 )
 
 
@@ -19,21 +22,23 @@ def _time(value: str | None, default: datetime) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def classify(change: dict[str, Any]) -> Kind:
-    """created / changed / deleted; removed and trashed files are deletions."""
-    file = change.get("file")
-    if change.get("removed") or (file and file.get("trashed")):
-        return Kind.DRIVE_DELETED
-    if file and file.get("createdTime") and file.get("createdTime") == file.get("modifiedTime"):
-        return Kind.DRIVE_CREATED
-    return Kind.DRIVE_CHANGED
+def drive_items(
+    changes: list[dict[str, Any]], index: dict[str, str], last_pass: datetime | None, now: datetime
+) -> list[ActivityItem]:
+    """Feed items of a page of changes, classified against (and updating) the seen-file
+    ``index``; changes that mean nothing to the user (see ``meaning``) are left out."""
+    items = []
+    for change in changes:
+        if change.get("changeType", "file") != "file" or not change.get("fileId"):
+            continue
+        kind = meaning(change, index, last_pass, now)
+        if kind is not None:
+            items.append(drive_item(change, kind, now))
+    return items
 
 
-def drive_item(change: dict[str, Any], now: datetime) -> ActivityItem | None:
-    """A feed item for one change; changes without a file object are kept."""
-    if change.get("changeType", "file") != "file" or not change.get("fileId"):
-        return None
-    kind = classify(change)
+def drive_item(change: dict[str, Any], kind: Kind, now: datetime) -> ActivityItem:
+    """The feed item of one file change of ``kind``; a removal has no file object."""
     file = change.get("file") or {}
     file_id = str(change["fileId"])
     return ActivityItem(
@@ -44,6 +49,7 @@ def drive_item(change: dict[str, Any], now: datetime) -> ActivityItem | None:
         group_key=file_id,
         title=file.get("name"),
         actor=(file.get("lastModifyingUser") or {}).get("displayName"),
+        by_me=(file.get("lastModifyingUser") or {}).get("me") is True,
         occurred_at=_time(change.get("time"), now),
         created_at=now,
         expires_at=now + ACTIVITY_RETENTION,

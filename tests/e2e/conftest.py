@@ -19,7 +19,7 @@ from devstack.drivers.clients import (
     FirestoreEmulator,
     SeenSecrets,
 )
-from devstack.drivers.linking import approve, follow, start_link
+from devstack.drivers.linking import link_via_consent
 from devstack.drivers.pubsub import Observer, PubSub
 from devstack.stack import Stack, StackUrls
 
@@ -109,9 +109,10 @@ def link_user(stack: RunningStack, email: str, scopes: list[str] | None = None) 
     stack.seen.add(email)
     google_user = stack.google.create_user(email)
     user = stack.auth.create_user()
-    consent = start_link(stack.function_url("account_api"), user)
-    page = follow(approve(stack.urls.fake_google, consent, google_user["sub"], scopes))
-    assert 'data-result="linked"' in page.text, page.text
+    done = link_via_consent(
+        stack.function_url("account_api"), stack.urls.fake_google, user, google_user["sub"], scopes
+    )
+    assert done.status_code == 200 and done.json()["status"] == "linked", done.text
     return LinkedUser(user, google_user)
 
 

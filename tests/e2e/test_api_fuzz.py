@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shared.api_contract import CALENDAR_OPERATIONS, mobile_api_document
+from functions.api_document import CALENDAR_OPERATIONS, mobile_api_document
 from tests.e2e.conftest import LinkedUser, RunningStack, link_user
 
 schemathesis = pytest.importorskip(

@@ -11,7 +11,7 @@ import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from devstack.drivers.clients import AuthUser
-from devstack.drivers.linking import api, start_link
+from devstack.drivers.linking import api, complete, start_link
 from tests.e2e.conftest import RunningStack
 
 CHROMIUM_ARGS = [
@@ -54,14 +54,19 @@ def test_link_flow_in_a_real_browser(stack: RunningStack, browser: Browser) -> N
     user, page = _open_consent(stack, browser, "en-US")
     page.check(f"#user-{google_user['sub']}")
     page.click("#allow")
-    page.wait_for_selector("main[data-result='linked']")
+    page.wait_for_selector("main[data-result='approved']")
     assert page.url.startswith(stack.urls.oauth_redirect_uri)
-    assert page.inner_text("#title") == "Your Google account is linked"
+    # The page sends the user back to the app, which finishes the link.
+    assert page.inner_text("#title") == "Return to the app to finish linking"
     page.screenshot(path=str(stack.workdir / "link-success.png"))
-    page.wait_for_url(f"{stack.urls.app_deep_link}?result=linked", timeout=15_000)
-    assert _app_visits(stack) == [{"result": "linked"}]
-    status = api(stack.function_url("account_api"), "GET", "/v1/google", user).json()
-    assert status["status"] == "linked"
+    back = f"{stack.urls.app_deep_link}?result=approved&completion_code="
+    page.wait_for_url(lambda url: url.startswith(back), timeout=15_000)
+    visits = _app_visits(stack)
+    assert [visit["result"] for visit in visits] == ["approved"]
+    account = stack.function_url("account_api")
+    assert api(account, "GET", "/v1/google", user).json()["status"] == "not_linked"
+    done = complete(account, user, visits[0]["completion_code"])
+    assert done.status_code == 200 and done.json()["status"] == "linked", done.text
     page.close()
 
 

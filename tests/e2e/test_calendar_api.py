@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from devstack.drivers.calendar import CalendarApi, FakeCalendar, google_timed, timed
-from shared.api_contract import mobile_api_document
+from functions.api_document import mobile_api_document
 from tests.e2e.conftest import LinkedUser, RunningStack, link_user
 
 EVENTS = "/v1/calendars/primary/events"

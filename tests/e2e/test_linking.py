@@ -10,7 +10,20 @@ import pytest
 import requests
 
 from devstack.drivers.clients import AuthUser
-from devstack.drivers.linking import Consent, all_documents, api, approve, follow, start_link
+from devstack.drivers.linking import (
+    Consent,
+    all_documents,
+    api,
+    approve,
+    complete,
+    completion_code,
+    follow,
+    link_via_consent,
+    mint_native_code,
+    result_of,
+    start_link,
+)
+from devstack.drivers.pubsub import eventually
 from devstack.drivers.push import device_body, new_token, put_device
 from shared.scopes import ALL_SCOPES, FEATURE_SCOPES, Feature
 from tests.e2e.conftest import RunningStack
@@ -19,10 +32,7 @@ SEALED = re.compile(r"^v1\.local-1\.[A-Za-z0-9_-]{20,}$")
 RAW_TOKEN = re.compile(r"ya29\.|1//")
 
 
-def _result(response: requests.Response) -> str:
-    found = re.search(r'data-result="([a-z_]+)"', response.text)
-    assert found, response.text
-    return found.group(1)
+_result = result_of
 
 
 @pytest.fixture
@@ -42,8 +52,24 @@ def _link(
     google_user: dict[str, Any],
     scopes: list[str] | None = None,
 ) -> requests.Response:
-    consent = start_link(stack.function_url("account_api"), user)
-    return follow(approve(stack.urls.fake_google, consent, google_user["sub"], scopes))
+    """Start, consent, callback and completion in the app: the completion's response."""
+    account = stack.function_url("account_api")
+    return link_via_consent(account, stack.urls.fake_google, user, google_user["sub"], scopes)
+
+
+def _linked(response: requests.Response) -> bool:
+    return response.status_code == 200 and response.json()["status"] == "linked"
+
+
+def _revocations(stack: RunningStack) -> list[dict[str, Any]]:
+    return [call for call in stack.google.calls() if call["method"] == "oauth.revoke"]
+
+
+def _grant_live(stack: RunningStack, sub: str) -> bool:
+    grants = requests.get(
+        f"{stack.urls.fake_google}/_control/grants", params={"sub": sub}, timeout=5
+    ).json()["grants"]
+    return any(grant["refresh_token_live"] for grant in grants)
 
 
 def _status(account: str, user: AuthUser) -> dict[str, Any]:
@@ -68,22 +94,37 @@ def test_consent_url_has_pkce_offline_and_narrow_scopes(stack: RunningStack, acc
     assert params["redirect_uri"] == stack.urls.oauth_redirect_uri
     assert set(params["scope"].split()) == set(ALL_SCOPES)
     assert len(consent.state) >= 43
-    # Only a hash of the state is stored, with an expiry for the TTL policy.
-    states = list(stack.db.collection("oauth_states").stream())
-    assert len(states) == 1 and consent.state not in states[0].id
-    stored = states[0].to_dict() or {}
+    # Only hashes of the state and of the native nonce are stored, with an expiry (TTL).
+    states = {
+        (doc.to_dict() or {})["kind"]: doc for doc in stack.db.collection("oauth_states").stream()
+    }
+    assert set(states) == {"web", "native"}
+    assert consent.state not in states["web"].id
+    stored = states["web"].to_dict() or {}
     assert stored["uid"] == user.uid and SEALED.match(stored["sealed_verifier"])
     assert stored["expires_at"] - datetime.now(UTC) <= timedelta(minutes=10)
+    assert (states["native"].to_dict() or {})["uid"] == user.uid
 
 
 def test_full_link_stores_only_ciphertext(
     stack: RunningStack, account: str, google_user: dict[str, Any]
 ) -> None:
     user = stack.auth.create_user()
-    page = _link(stack, user, google_user, None)
-    assert page.status_code == 200 and _result(page) == "linked"
+    consent = start_link(account, user)
+    page = follow(approve(stack.urls.fake_google, consent, google_user["sub"]))
+    assert page.status_code == 200 and _result(page) == "approved"
     assert page.headers["Content-Type"].startswith("text/html")
-    assert f'href="{stack.urls.app_deep_link}?result=linked"' in page.text
+    code = completion_code(page)
+    assert f'href="{stack.urls.app_deep_link}?result=approved&amp;completion_code={code}"' in (
+        page.text
+    )
+    # Approved at Google is not linked: only the app of the user who started completes.
+    assert _status(account, user)["status"] == "not_linked"
+    assert not stack.db.document(f"users/{user.uid}/secrets/google").get().exists
+    done = complete(account, user, code)
+    assert done.status_code == 200 and done.json()["status"] == "linked", done.text
+    assert complete(account, user, code).status_code == 400  # single use
+    assert list(stack.db.collection("link_completions").stream()) == []
     status = _status(account, user)
     assert status["status"] == "linked"
     assert set(status["features"]) == {"calendar", "gmail", "drive"}
@@ -100,8 +141,7 @@ def test_partial_consent_is_recorded_and_gates_features(
     stack: RunningStack, account: str, google_user: dict[str, Any]
 ) -> None:
     user = stack.auth.create_user()
-    page = _link(stack, user, google_user, list(FEATURE_SCOPES[Feature.CALENDAR]))
-    assert _result(page) == "linked"
+    assert _linked(_link(stack, user, google_user, list(FEATURE_SCOPES[Feature.CALENDAR])))
     status = _status(account, user)
     assert status["features"] == ["calendar"]
     assert "https://www.googleapis.com/auth/gmail.metadata" not in status["scopes"]
@@ -134,7 +174,7 @@ def test_bad_state_is_rejected_without_exchange(
     callback = stack.urls.oauth_redirect_uri
     code = Consent(location).params["code"]
     if case == "reused":
-        assert _result(follow(location)) == "linked"
+        assert _result(follow(location)) == "approved"
         stack.google.reset_calls()
         url = location
     elif case == "expired":
@@ -156,19 +196,74 @@ def test_bad_state_is_rejected_without_exchange(
         assert _status(account, user)["status"] == "not_linked"
 
 
-def test_state_is_bound_to_the_user_who_started(
+def test_forwarded_link_completed_by_another_user_links_nothing(
+    stack: RunningStack, account: str
+) -> None:
+    """Account-linking CSRF: A sends B A's consent URL; B allows as B's Google account."""
+    alice, bob = stack.auth.create_user(), stack.auth.create_user()
+    stack.seen.add("bob.victim@gmail.example")
+    bob_google = stack.google.create_user("bob.victim@gmail.example")
+    consent = start_link(account, alice)
+    page = follow(approve(stack.urls.fake_google, consent, bob_google["sub"]))
+    assert _result(page) == "approved"
+    code = completion_code(page)
+    # B's app receives the deep link and completes with B's token: refused, grant revoked.
+    refused = complete(account, bob, code)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "permission_denied"
+    assert [call["status"] for call in _revocations(stack)] == [200]
+    assert not _grant_live(stack, bob_google["sub"])
+    # The code is gone: A cannot complete it afterwards either; nobody is linked.
+    assert complete(account, alice, code).status_code == 400
+    assert _status(account, alice)["status"] == "not_linked"
+    assert _status(account, bob)["status"] == "not_linked"
+    assert not stack.db.document(f"google_accounts/{bob_google['sub']}").get().exists
+    assert list(stack.db.collection("link_completions").stream()) == []
+
+
+def test_one_google_account_backs_one_app_user(
     stack: RunningStack, account: str, google_user: dict[str, Any]
 ) -> None:
     alice, bob = stack.auth.create_user(), stack.auth.create_user()
-    consent = start_link(account, alice)
-    # Bob's browser completing Alice's attempt links Alice's account, never Bob's.
-    assert _result(follow(approve(stack.urls.fake_google, consent, google_user["sub"]))) == "linked"
-    assert _status(account, alice)["status"] == "linked"
+    assert _linked(_link(stack, alice, google_user))
+    stack.google.reset_calls()
+    refused = _link(stack, bob, google_user)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict"
     assert _status(account, bob)["status"] == "not_linked"
-    # And one Google account can back only one app user.
-    page = _link(stack, bob, google_user)
-    assert _result(page) == "account_in_use"
-    assert _status(account, bob)["status"] == "not_linked"
+    # The grant backs Alice's live link: revoking it would unlink her, so it is kept.
+    assert _revocations(stack) == []
+    assert api(account, "POST", "/v1/google/verify", alice).status_code == 200
+
+
+def test_completion_not_made_in_time_is_revoked(
+    stack: RunningStack, account: str, google_user: dict[str, Any]
+) -> None:
+    user = stack.auth.create_user()
+    consent = start_link(account, user)
+    code = completion_code(follow(approve(stack.urls.fake_google, consent, google_user["sub"])))
+    for snapshot in stack.db.collection("link_completions").stream():
+        snapshot.reference.update({"expires_at": datetime.now(UTC) - timedelta(seconds=1)})
+    # The maintenance sweep (Cloud Scheduler's renew tick) revokes what nobody completed.
+    stack.pubsub.publish_json("maintenance-ticks", {"task": "renew"})
+    eventually(lambda: list(stack.db.collection("link_completions").stream()) == [], timeout=30)
+    assert [call["status"] for call in _revocations(stack)] == [200]
+    assert not _grant_live(stack, google_user["sub"])
+    assert complete(account, user, code).status_code == 400
+    assert _status(account, user)["status"] == "not_linked"
+
+
+def test_expired_completion_code_is_refused_and_revoked(
+    stack: RunningStack, account: str, google_user: dict[str, Any]
+) -> None:
+    user = stack.auth.create_user()
+    consent = start_link(account, user)
+    code = completion_code(follow(approve(stack.urls.fake_google, consent, google_user["sub"])))
+    for snapshot in stack.db.collection("link_completions").stream():
+        snapshot.reference.update({"expires_at": datetime.now(UTC) - timedelta(seconds=1)})
+    late = complete(account, user, code)
+    assert late.status_code == 400 and late.json()["error"]["field"] == "completion_code"
+    assert not _grant_live(stack, google_user["sub"])
+    assert _status(account, user)["status"] == "not_linked"
 
 
 def test_code_replay_and_wrong_verifier_fail(
@@ -189,9 +284,7 @@ def test_reconsent_without_refresh_token_keeps_the_stored_one(
     stack: RunningStack, account: str, google_user: dict[str, Any]
 ) -> None:
     user = stack.auth.create_user()
-    assert (
-        _result(_link(stack, user, google_user, list(FEATURE_SCOPES[Feature.CALENDAR]))) == "linked"
-    )
+    assert _linked(_link(stack, user, google_user, list(FEATURE_SCOPES[Feature.CALENDAR])))
     before = stack.db.document(f"users/{user.uid}/secrets/google").get().to_dict() or {}
     consent = start_link(account, user)
     assert "prompt" not in consent.params  # a refresh token is stored: no forced consent
@@ -200,7 +293,7 @@ def test_reconsent_without_refresh_token_keeps_the_stored_one(
             stack.urls.fake_google, consent, google_user["sub"], list(FEATURE_SCOPES[Feature.GMAIL])
         )
     )
-    assert _result(page) == "linked"
+    assert _linked(complete(account, user, completion_code(page)))
     after = stack.db.document(f"users/{user.uid}/secrets/google").get().to_dict() or {}
     assert after["refresh_token"] == before["refresh_token"]
     # include_granted_scopes: the new grant covers both features, and the old token still works.
@@ -227,31 +320,57 @@ def test_invalid_grant_marks_relink_required(
     assert not stack.db.document(f"users/{user.uid}/secrets/google").get().exists
     # Re-linking forces consent again and heals the account.
     assert start_link(account, user).params["prompt"] == "consent"
-    assert _result(_link(stack, user, google_user)) == "linked"
+    assert _linked(_link(stack, user, google_user))
 
 
 def test_native_server_auth_code(
     stack: RunningStack, account: str, google_user: dict[str, Any]
 ) -> None:
     user = stack.auth.create_user()
-    minted = requests.post(
-        f"{stack.urls.fake_google}/_control/server_auth_code",
-        json={"sub": google_user["sub"], "scopes": list(ALL_SCOPES)},
-        timeout=5,
-    ).json()
-    stack.seen.add(minted["code"])
-    response = api(
-        account, "POST", "/v1/google/native", user, json={"server_auth_code": minted["code"]}
-    )
+    nonce = api(account, "POST", "/v1/google/link", user).json()["nonce"]
+    code = mint_native_code(stack.urls.fake_google, google_user["sub"], list(ALL_SCOPES), nonce)
+    stack.seen.add(code)
+    body = {"server_auth_code": code, "nonce": nonce}
+    response = api(account, "POST", "/v1/google/native", user, json=body)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "linked"
-    replay = api(
-        account, "POST", "/v1/google/native", user, json={"server_auth_code": minted["code"]}
-    )
-    assert replay.status_code == 400 and replay.json()["error"]["field"] == "code"
-    for bad in ({}, {"server_auth_code": "short"}, {"server_auth_code": "x" * 20, "extra": 1}):
+    replay = api(account, "POST", "/v1/google/native", user, json=body)
+    assert replay.status_code == 400 and replay.json()["error"]["field"] == "nonce"
+    for bad in (
+        {},
+        {"server_auth_code": "short", "nonce": nonce},
+        {"server_auth_code": "x" * 20},
+        {"server_auth_code": "x" * 20, "nonce": nonce, "extra": 1},
+    ):
         response = api(account, "POST", "/v1/google/native", user, json=bad)
         assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("case", ["other_user_posts", "other_nonce_in_code"])
+def test_native_link_bound_to_the_initiator(
+    stack: RunningStack, account: str, google_user: dict[str, Any], case: str
+) -> None:
+    """The forwarded link through the native path: a code consented for A's attempt posted
+    by B, or B's code posted by A with A's nonce, links nothing and revokes the grant."""
+    alice, bob = stack.auth.create_user(), stack.auth.create_user()
+    alice_nonce = api(account, "POST", "/v1/google/link", alice).json()["nonce"]
+    bob_nonce = api(account, "POST", "/v1/google/link", bob).json()["nonce"]
+    scopes = list(ALL_SCOPES)
+    if case == "other_user_posts":
+        code = mint_native_code(stack.urls.fake_google, google_user["sub"], scopes, alice_nonce)
+        caller, nonce = bob, alice_nonce
+    else:
+        code = mint_native_code(stack.urls.fake_google, google_user["sub"], scopes, bob_nonce)
+        caller, nonce = alice, alice_nonce
+    stack.seen.add(code)
+    body = {"server_auth_code": code, "nonce": nonce}
+    refused = api(account, "POST", "/v1/google/native", caller, json=body)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "permission_denied"
+    assert [call["status"] for call in _revocations(stack)] == [200]
+    assert not _grant_live(stack, google_user["sub"])
+    assert _status(account, alice)["status"] == "not_linked"
+    assert _status(account, bob)["status"] == "not_linked"
 
 
 def _owned_paths(stack: RunningStack, user: AuthUser, sub: str) -> list[str]:

@@ -26,6 +26,7 @@ from tests.e2e.conftest import RunningStack
 DEFAULTS = {
     "categories": {"mail": True, "drive": True, "calendar": True},
     "preview": True,
+    "notify_own_changes": False,
     "muted_calendars": [],
 }
 
@@ -64,6 +65,7 @@ def test_defaults_then_replace(stack: RunningStack) -> None:
         "categories": {"mail": True, "drive": False, "calendar": True},
         "preview": False,
         "quiet_hours": {"start": "22:30", "end": "07:00", "time_zone": "Asia/Seoul"},
+        "notify_own_changes": True,
         "muted_calendars": ["primary", "c_team.ops@group.calendar.google.com"],
     }
     assert _put(stack, user, wanted).json() == wanted

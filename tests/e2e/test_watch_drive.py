@@ -44,9 +44,9 @@ def test_create_change_trash_delete_are_classified(stack: RunningStack, linked: 
     kinds = [(item["kind"], item["resource_id"]) for item in reversed(items)]
     assert kinds == [
         ("drive.created", file_id),
-        ("drive.changed", file_id),
+        ("drive.renamed", file_id),
         ("drive.created", other["file_id"]),
-        ("drive.deleted", other["file_id"]),
+        ("drive.trashed", other["file_id"]),
         ("drive.deleted", file_id),
     ]
     assert items[-1]["title"] == "Budget 2027.xlsx" and items[-1]["actor"] == "Kim Team"

@@ -43,7 +43,7 @@ OVERRIDES = frozenset(
     }
 )
 
-TTL_COLLECTIONS = {"oauth_states", "idempotency", "push_claims", "activity"}
+TTL_COLLECTIONS = {"oauth_states", "idempotency", "push_claims", "activity", "own_changes"}
 TOPICS = {"gmail-notifications", "push-jobs", "maintenance-ticks"}
 
 
@@ -112,7 +112,26 @@ def test_environment_is_built_from_the_entry(config: Config) -> None:
     assert "each.value.secrets" in expr(secrets["for_each"])
     content = block(secrets, "content")
     assert expr(content["key"]) == "local.secrets[secret_environment_variables.value].env_name"
-    assert content["version"] == "latest"
+    assert expr(content["version"]) == "var.secret_versions[secret_environment_variables.value]"
+
+
+def test_secret_versions_are_pinned_for_every_secret(config: Config) -> None:
+    versions = config.variables["secret_versions"]["default"]
+    assert set(versions) == set(config.locals["secrets"])
+    assert all(re.fullmatch(r"[1-9][0-9]*", version) for version in versions.values())
+    text = "\n".join(path.read_text() for path in TERRAFORM_DIR.glob("*.tf"))
+    assert not re.search(r'version\s*=\s*"latest"', text)
+
+
+def test_function_sizes_come_from_the_entry_or_the_typed_overrides(config: Config) -> None:
+    variable = config.variables["function_settings"]
+    assert "optional(" in expr(variable["type"])
+    sizes = expr(config.locals["function_sizes"])
+    for field in ("min_instances", "max_instances", "memory", "timeout_seconds", "concurrency"):
+        assert f"var.function_settings[name].{field}" in sizes, field
+    service = block(config.resource(FUNCTION, "function"), "service_config")
+    assert expr(service["available_memory"]) == "local.function_sizes[each.key].memory"
+    assert expr(service["max_instance_count"]) == "local.function_sizes[each.key].max_instances"
 
 
 def test_production_and_project_set_on_every_function(
@@ -210,8 +229,10 @@ def test_every_ttl_collection_has_a_ttl_policy(config: Config) -> None:
     assert database["type"] == "FIRESTORE_NATIVE" and database["name"] == "(default)"
 
 
-def test_scheduler_ticks_renewal_and_reconcile_on_the_maintenance_topic(config: Config) -> None:
-    assert set(config.locals["maintenance_jobs"]) == {"renew", "reconcile"}
+def test_scheduler_ticks_every_maintenance_task_on_the_maintenance_topic(config: Config) -> None:
+    from functions.watch_maintenance import TASKS
+
+    assert set(config.locals["maintenance_jobs"]) == set(TASKS)
     job = config.resource("google_cloud_scheduler_job", "maintenance")
     assert expr(job["for_each"]) == "local.maintenance_jobs"
     target = block(job, "pubsub_target")

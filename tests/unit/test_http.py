@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import HTTP_STATUS, AppError, ErrorCode
 from shared.http import Caller, Reply, RequestContext, Router
+from shared.openapi import Operation
 
 
 class FakeAuthenticator:
@@ -27,31 +28,38 @@ class Item(BaseModel):
     name: str = Field(min_length=1, max_length=10)
 
 
-router = Router(max_body_bytes=100)
+OPERATIONS = [
+    Operation("GET", "/v1/items/{item_id}", "test"),
+    Operation("POST", "/v1/items", "test", body=Item),
+    Operation("GET", "/v1/public", "test", auth=False),
+    Operation("GET", "/v1/boom", "test", auth=False),
+    Operation("GET", "/v1/limited", "test", auth=False),
+]
+router = Router(OPERATIONS, max_body_bytes=100)
 
 
-@router.get("/v1/items/{item_id}")
+@router.handles("get_v1_items_item_id")
 def get_item(ctx: RequestContext) -> dict[str, str]:
     return {"id": ctx.path_params["item_id"], "owner": ctx.uid}
 
 
-@router.post("/v1/items")
+@router.handles("post_v1_items")
 def create_item(ctx: RequestContext) -> Reply:
     item = ctx.json_body(Item)
     return Reply(body=item, status=201, headers={"ETag": '"1"'})
 
 
-@router.get("/v1/public", auth=False)
+@router.handles("get_v1_public")
 def public(ctx: RequestContext) -> dict[str, bool]:
     return {"ok": True}
 
 
-@router.get("/v1/boom", auth=False)
+@router.handles("get_v1_boom")
 def boom(ctx: RequestContext) -> dict[str, str]:
     raise RuntimeError("secret detail someone@example.com")
 
 
-@router.get("/v1/limited", auth=False)
+@router.handles("get_v1_limited")
 def limited(ctx: RequestContext) -> dict[str, str]:
     raise AppError(ErrorCode.RATE_LIMITED, "Slow down.", retry_after=7)
 

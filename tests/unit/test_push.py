@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+import urllib3
 from firebase_admin import exceptions, messaging
 
 from shared.activity import ActivityItem, Category, Kind, PushJob
@@ -17,8 +18,10 @@ from shared.adapters.fcm import classify, to_multicast
 from shared.services.devices import Device
 from shared.services.preferences import Categories, Preferences, QuietHours
 from shared.services.push import (
+    CLAIM_LEASE,
     Claim,
     ClaimEnd,
+    NotSent,
     PushMessage,
     PushService,
     RetryLater,
@@ -26,7 +29,9 @@ from shared.services.push import (
     SendStatus,
     build_message,
     collapse_key,
+    existing_claim,
     language_of,
+    silenced,
 )
 
 NOW = datetime(2025, 3, 4, 3, 0, tzinfo=UTC)  # 12:00 in Seoul
@@ -121,6 +126,26 @@ def test_quiet_hours_and_calendar_are_data_only() -> None:
     assert calendar.ttl == timedelta(hours=1)
 
 
+def test_own_changes_are_data_only_unless_the_user_wants_them_shown() -> None:
+    own = _item(Kind.DRIVE_CREATED, title="Budget.xlsx", by_me=True)
+    quiet_hours = QuietHours(start="00:00", end="23:59", time_zone="Asia/Seoul")
+    assert silenced(own, Preferences(), NOW)
+    assert not silenced(own, Preferences(notify_own_changes=True), NOW)
+    assert silenced(own, Preferences(notify_own_changes=True, quiet_hours=quiet_hours), NOW)
+    assert not silenced(_item(Kind.DRIVE_CREATED), Preferences(), NOW)
+
+
+def test_a_dispatched_own_change_keeps_its_ids_but_shows_nothing() -> None:
+    world, job = _world(1)
+    own = _item(by_me=True)
+    world.items[("uid-1", own.id)] = own
+    report = _service(world).dispatch(job, NOW)
+    assert report.data_only and report.sent == 1
+    ((_, message),) = world.sent
+    assert message.data_only and message.data["item_id"] == own.id
+    assert message.collapse_key == collapse_key(own.category, own.group_key)
+
+
 def test_collapse_key_is_per_thread_and_opaque() -> None:
     first = collapse_key(Category.MAIL, "thread-1")
     assert first == collapse_key(Category.MAIL, "thread-1")
@@ -204,13 +229,23 @@ def test_fcm_errors_map_to_what_dispatch_does() -> None:
             ],
         },
     )
+
+    def answered(status: int) -> requests.Response:
+        return _http_error(status, {"status": "X"})
+
     cases = [
-        (messaging.UnregisteredError("gone"), SendStatus.TOKEN_DEAD),
-        (messaging.SenderIdMismatchError("other"), SendStatus.TOKEN_DEAD),
-        (messaging.QuotaExceededError("slow"), SendStatus.RETRY),
-        (exceptions.UnavailableError("down"), SendStatus.RETRY),
-        (exceptions.InternalError("oops"), SendStatus.RETRY),
-        (messaging.ThirdPartyAuthError("apns"), SendStatus.CONFIG_ALARM),
+        (messaging.UnregisteredError("gone", http_response=answered(404)), SendStatus.TOKEN_DEAD),
+        (
+            messaging.SenderIdMismatchError("other", http_response=answered(403)),
+            SendStatus.TOKEN_DEAD,
+        ),
+        (messaging.QuotaExceededError("slow", http_response=answered(429)), SendStatus.RETRY),
+        (exceptions.UnavailableError("down", http_response=answered(503)), SendStatus.RETRY),
+        (exceptions.InternalError("oops", http_response=answered(500)), SendStatus.RETRY),
+        (
+            messaging.ThirdPartyAuthError("apns", http_response=answered(401)),
+            SendStatus.CONFIG_ALARM,
+        ),
         (
             exceptions.InvalidArgumentError("x", http_response=token_violation),
             SendStatus.TOKEN_DEAD,
@@ -219,10 +254,37 @@ def test_fcm_errors_map_to_what_dispatch_does() -> None:
             exceptions.InvalidArgumentError("x", http_response=payload_violation),
             SendStatus.REJECTED,
         ),
-        (exceptions.PermissionDeniedError("iam"), SendStatus.REJECTED),
+        (exceptions.PermissionDeniedError("iam", http_response=answered(403)), SendStatus.REJECTED),
     ]
     for error, status in cases:
         assert classify(error).status is status, error
+
+
+def test_an_fcm_send_without_an_answer_is_unknown_unless_it_never_connected() -> None:
+    refused = requests.exceptions.ConnectionError(
+        urllib3.exceptions.MaxRetryError(
+            None,  # type: ignore[arg-type]
+            "/v1/projects/p/messages:send",
+            urllib3.exceptions.NewConnectionError(None, "refused"),  # type: ignore[arg-type]
+        )
+    )
+    reset = requests.exceptions.ConnectionError(
+        urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError())
+    )
+    cases = [
+        # The request may have reached FCM: a resend could deliver twice.
+        (exceptions.DeadlineExceededError("t", cause=requests.exceptions.ReadTimeout()), "unknown"),
+        (exceptions.UnavailableError("reset", cause=reset), "unknown"),
+        (exceptions.UnknownError("?", cause=RuntimeError()), "unknown"),
+        # It never left: safe to retry.
+        (exceptions.UnavailableError("refused", cause=refused), "retry"),
+        (
+            exceptions.DeadlineExceededError("c", cause=requests.exceptions.ConnectTimeout()),
+            "retry",
+        ),
+    ]
+    for error, status in cases:
+        assert classify(error).status == status, error
 
 
 # The dispatch and claim logic, with fakes of the ports
@@ -275,16 +337,18 @@ class FakeWorld:
         key = f"{job.job_id}:{device_id}"
         existing = self.claims.get(key)
         if existing is None:
-            self.claims[key] = {"state": "sending", "lease_until": now + timedelta(minutes=3)}
+            self.claims[key] = {"state": "claimed", "lease_until": now + CLAIM_LEASE}
             return Claim.CLAIMED
-        if existing["state"] != "sending":
-            return Claim.SETTLED
         lease_until = existing["lease_until"]
         assert isinstance(lease_until, datetime)
-        if lease_until > now:
-            return Claim.BUSY
-        existing["lease_until"] = now + timedelta(minutes=3)
-        return Claim.CLAIMED
+        claim = existing_claim(str(existing["state"]), lease_until, now)
+        if claim is Claim.CLAIMED:
+            existing["lease_until"] = now + CLAIM_LEASE
+        return claim
+
+    def sending(self, job: PushJob, device_ids: Sequence[str], now: datetime) -> None:
+        for device_id in device_ids:
+            self.claims[f"{job.job_id}:{device_id}"]["state"] = "sending"
 
     def settle(self, job: PushJob, ends: dict[str, ClaimEnd | None], now: datetime) -> None:
         for device_id, end in ends.items():
@@ -369,10 +433,10 @@ def test_a_transient_failure_releases_only_that_claim() -> None:
     )
 
 
-def test_a_claim_in_flight_elsewhere_is_retried_later_and_an_abandoned_one_taken_over() -> None:
+def test_a_claim_not_yet_sent_is_retried_later_and_taken_over_after_its_lease() -> None:
     world, job = _world(1)
     world.claims["job-1:device-0000"] = {
-        "state": "sending",
+        "state": "claimed",
         "lease_until": NOW + timedelta(minutes=1),
     }
     service = _service(world)
@@ -380,6 +444,29 @@ def test_a_claim_in_flight_elsewhere_is_retried_later_and_an_abandoned_one_taken
         service.dispatch(job, NOW)
     assert world.sent == []
     assert service.dispatch(job, NOW + timedelta(minutes=2)).sent == 1
+
+
+def test_a_claim_left_sending_is_never_sent_again() -> None:
+    # Another delivery is sending, or crashed mid-send: FCM may have it already.
+    world, job = _world(2)
+    world.claims["job-1:device-0000"] = {"state": "sending", "lease_until": NOW}
+    service = _service(world)
+    for later in (timedelta(0), timedelta(minutes=10)):
+        report = service.dispatch(job, NOW + later)
+        assert report.in_doubt == 1
+    assert [token for token, _ in world.sent] == [world.devices["uid-1"]["device-0001"].token]
+
+
+def test_an_unanswered_send_is_unknown_and_not_retried() -> None:
+    world, job = _world(2)
+    slow = world.devices["uid-1"]["device-0000"].token
+    world.script[slow] = [SendStatus.UNKNOWN]
+    service = _service(world)
+    report = service.dispatch(job, NOW)
+    assert (report.sent, report.unknown, report.released) == (1, 1, 0)
+    assert world.claims["job-1:device-0000"]["state"] == "unknown"
+    assert service.dispatch(job, NOW + timedelta(minutes=10)).sent == 0
+    assert len(world.calls) == 1
 
 
 def test_dead_tokens_delete_devices_and_alarms_keep_them() -> None:
@@ -394,12 +481,23 @@ def test_dead_tokens_delete_devices_and_alarms_keep_them() -> None:
     assert world.claims["job-1:device-0001"]["state"] == "failed"
 
 
-def test_an_unexpected_sender_error_releases_every_claim() -> None:
+def test_an_unexpected_sender_error_leaves_the_chunk_unknown() -> None:
+    # Some requests of the batch may have left: none is sent again.
     world, job = _world(2)
     world.fail_with = RuntimeError("network down")
     with pytest.raises(RuntimeError):
         _service(world).dispatch(job, NOW)
+    assert {claim["state"] for claim in world.claims.values()} == {"unknown"}
+
+
+def test_a_sender_that_sent_nothing_releases_every_claim() -> None:
+    world, job = _world(2)
+    world.fail_with = NotSent("no access token")
+    with pytest.raises(RetryLater):
+        _service(world).dispatch(job, NOW)
     assert world.claims == {}
+    world.fail_with = None
+    assert _service(world).dispatch(job, NOW + timedelta(seconds=10)).sent == 2
 
 
 def test_more_than_500_devices_are_sent_in_chunks() -> None:

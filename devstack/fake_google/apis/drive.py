@@ -1,9 +1,11 @@
 """drive v3: the change log (start token, changes.list, changes.watch) and channels.stop.
 
-Files exist only through the control routes under `/_control/drive/files`, which create, modify,
-trash and permanently delete them. Each of those appends to the owner's change log and sends a
-`change` notification to every live `changes.watch` channel of the owner (faults: drop,
-duplicate, delay). `/invalidate_page_tokens` makes every page token issued so far invalid.
+Files exist only through the control routes under `/_control/drive/files`, which create (an
+upload may keep an older `modifiedTime`, as Drive lets uploads set it), modify (rename, move
+to other `parents`, (un)trash, content), trash and permanently delete them. Each of those
+appends to the owner's change log and sends a `change` notification to every live
+`changes.watch` channel of the owner (faults: drop, duplicate, delay).
+`/invalidate_page_tokens` makes every page token issued so far invalid.
 
 Behaviour copied from Google, with the source:
 - A change entry is the file's current state, and a newer entry for a file replaces the older
@@ -68,6 +70,7 @@ class DriveFile:
     modified_time: str
     modifier: str
     modified_by_owner: bool
+    parents: list[str] = field(default_factory=lambda: ["root"])
     version: int = 1
     trashed: bool = False
     trashed_time: str | None = None
@@ -83,6 +86,7 @@ class DriveFile:
             "explicitlyTrashed": self.trashed,
             "createdTime": self.created_time,
             "modifiedTime": self.modified_time,
+            "parents": list(self.parents),
             "version": str(self.version),
             "lastModifyingUser": {
                 "kind": "drive#user",
@@ -516,6 +520,29 @@ def _notify_mode(body: dict[str, Any]) -> tuple[str, float]:
     return mode, float(delay)
 
 
+def _parents(body: dict[str, Any]) -> list[str] | None:
+    value = body.get("parents")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(p, str) and p for p in value):
+        raise ControlError("parents must be a non-empty list of folder ids")
+    return list(value)
+
+
+def _past_time(body: dict[str, Any], now: str) -> str | None:
+    """An RFC 3339 ``modifiedTime`` not after now (an uploaded file keeps its own)."""
+    value = _optional_string(body, "modifiedTime")
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ControlError("modifiedTime must be RFC 3339") from None
+    if moment.tzinfo is None or _rfc3339(moment.timestamp()) > now:
+        raise ControlError("modifiedTime must have an offset and not be in the future")
+    return _rfc3339(moment.timestamp())
+
+
 def _owned_file(data: DriveData, file_id: str) -> tuple[str, DriveAccount, DriveFile]:
     for sub, account in data.accounts.items():
         drive_file = account.files.get(file_id)
@@ -571,9 +598,10 @@ def create_file(request: ControlRequest, data: DriveData) -> dict[str, Any]:
         name=name,
         mime_type=mime_type,
         created_time=now,
-        modified_time=now,
+        modified_time=_past_time(body, now) or now,
         modifier=actor or account.owner_name,
         modified_by_owner=actor is None,
+        parents=_parents(body) or ["root"],
     )
     account.files[drive_file.id] = drive_file
     return _record_and_notify(request, data, user.sub, account, drive_file.id, drive_file.to_json())
@@ -581,11 +609,12 @@ def create_file(request: ControlRequest, data: DriveData) -> dict[str, Any]:
 
 @module.control("/files/<file_id>", methods=["PATCH"])
 def modify_file(request: ControlRequest, data: DriveData) -> dict[str, Any]:
-    """Rename, change the type, (un)trash, or just modify the content of a file."""
+    """Rename, move (``parents``), change the type, (un)trash, or just modify the content."""
     sub, account, drive_file = _owned_file(data, request.path_params["file_id"])
     body = request.body
     name = _optional_string(body, "name")
     mime_type = _optional_string(body, "mimeType")
+    parents = _parents(body)
     trashed = body.get("trashed")
     if trashed is not None and not isinstance(trashed, bool):
         raise ControlError("trashed must be a boolean")
@@ -593,6 +622,7 @@ def modify_file(request: ControlRequest, data: DriveData) -> dict[str, Any]:
     _touch(request, account, drive_file)
     drive_file.name = name or drive_file.name
     drive_file.mime_type = mime_type or drive_file.mime_type
+    drive_file.parents = parents or drive_file.parents
     if trashed is not None:
         drive_file.trashed = trashed
         drive_file.trashed_time = drive_file.modified_time if trashed else None

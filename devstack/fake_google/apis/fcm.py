@@ -11,6 +11,9 @@ Control routes (under `/_control/fcm`):
   sends (default 1; 0 = every send) fail with `error_code` (`UNAVAILABLE`, `QUOTA_EXCEEDED`,
   `INTERNAL`, `THIRD_PARTY_AUTH_ERROR`, `SENDER_ID_MISMATCH`, `UNREGISTERED`,
   `INVALID_ARGUMENT`).
+- `POST /slow` `{"token", "delay_seconds", "times"?}`: the token's next `times` sends (default
+  1; 0 = every send) are accepted and recorded at once, but answered `delay_seconds` later, so
+  a client whose timeout is shorter never learns that FCM accepted them.
 """
 
 from __future__ import annotations
@@ -55,11 +58,15 @@ _MAX_PAYLOAD_BYTES = 4096
 
 @dataclass
 class Failure:
-    """Queued failures of one token; ``times_left`` None fails every send."""
+    """Queued faults of one token; ``times_left`` None applies to every send.
 
-    error_code: str
+    With an ``error_code`` the send fails; without one it is accepted but answered late.
+    """
+
+    error_code: str | None
     times_left: int | None
     retry_after: int | None = None
+    delay_seconds: float = 0.0
 
 
 @dataclass
@@ -199,7 +206,7 @@ def send(request: ApiRequest, data: FcmData) -> ApiResponse | dict[str, Any]:
     if token in data.unregistered:
         return fcm_error("UNREGISTERED")
     failure = data.take_failure(token)
-    if failure is not None:
+    if failure is not None and failure.error_code is not None:
         response = fcm_error(failure.error_code)
         if failure.retry_after is not None:
             response.headers["Retry-After"] = str(failure.retry_after)
@@ -209,7 +216,7 @@ def send(request: ApiRequest, data: FcmData) -> ApiResponse | dict[str, Any]:
         data.messages.append(
             {"name": name, "token": token, "message": body["message"], "at": request.state.now()}
         )
-    return {"name": name}
+    return ApiResponse({"name": name}, delay_seconds=failure.delay_seconds if failure else 0.0)
 
 
 @module.control("/messages", methods=("GET",))
@@ -246,6 +253,22 @@ def fail(request: ControlRequest, data: FcmData) -> ApiResponse | dict[str, Any]
         return _control_error("retry_after must be an integer")
     queue = data.failures.setdefault(token, [])
     queue.append(Failure(code, times or None, retry_after))
+    return {"ok": True}
+
+
+@module.control("/slow")
+def slow(request: ControlRequest, data: FcmData) -> ApiResponse | dict[str, Any]:
+    """Queue late answers to sends FCM accepts (a client timeout after acceptance)."""
+    token = request.body.get("token")
+    delay = request.body.get("delay_seconds")
+    times = request.body.get("times", 1)
+    if not isinstance(token, str) or not token:
+        return _control_error("token is required")
+    if not isinstance(delay, int | float) or isinstance(delay, bool) or not 0 < delay <= 120:
+        return _control_error("delay_seconds must be a number in (0, 120]")
+    if not isinstance(times, int) or times < 0:
+        return _control_error("times must be an integer >= 0 (0: every send)")
+    data.failures.setdefault(token, []).append(Failure(None, times or None, None, float(delay)))
     return {"ok": True}
 
 

@@ -1,6 +1,7 @@
-"""gmail v1: profile, watch/stop, history.list and messages.get of fake mailboxes.
+"""gmail v1: profile, watch/stop, history.list, messages.list and messages.get of fake mailboxes.
 
-Mail arrives only through the control route `/_control/gmail/deliver`, which stores the message,
+Mail arrives only through the control route `/_control/gmail/deliver` (`received_at`: an older
+`internalDate`, as for imported mail), which stores the message,
 adds a `messageAdded` history record and, when the mailbox has a live watch whose label filter
 matches, publishes `{"emailAddress", "historyId"}` to the watch's topic on the Pub/Sub emulator,
 as Gmail does. Faults for the tests: dropped, duplicated or delayed notifications, stale
@@ -14,6 +15,11 @@ Behaviour copied from Google, with the source:
 - `format=full`/`raw` with a token holding `gmail.metadata` answers 403 "Metadata scope doesn't
   allow format FULL" (Format reference; message and reason `forbidden` from field reports, which
   also say the metadata scope restricts a token even when broader Gmail scopes come with it).
+- `messages.list` returns ids and threadIds only, newest first, filtered by `labelIds` (all
+  must match), without SPAM and TRASH unless `includeSpamTrash`; `q` with a token holding
+  `gmail.metadata` answers 403 "Metadata scope does not support 'q' parameter" (reference: "This
+  parameter cannot be used when accessing the api using the gmail.metadata scope"). The fake
+  supports no search query at all (400 otherwise).
 - The pushed `historyId` is a JSON number: Google's guide shows a string, but real pushes carry
   a number, so receivers must accept both.
 """
@@ -300,6 +306,39 @@ def get_message(request: ApiRequest, data: GmailData) -> dict[str, Any]:
     return result
 
 
+@module.handler("gmail.users.messages.list")
+def list_messages(request: ApiRequest, data: GmailData) -> dict[str, Any]:
+    """Message ids, newest first, paged; the metadata scope allows no search query."""
+    mailbox = _own_mailbox(request, data)
+    if request.query.get("q"):
+        if METADATA_SCOPE in request.scopes:
+            raise GoogleApiError(403, "Metadata scope does not support 'q' parameter", "forbidden")
+        raise _invalid_argument("The fake Gmail supports no search query (q).")
+    labels = set(request.query.get("labelIds") or [])
+    hidden = set() if request.query.get("includeSpamTrash") else {"SPAM", "TRASH"}
+    matching = sorted(
+        (
+            m
+            for m in mailbox.messages.values()
+            if labels <= set(m.label_ids) and not hidden & set(m.label_ids)
+        ),
+        key=lambda m: (m.internal_date_ms, m.history_id),
+        reverse=True,
+    )
+    token = request.query.get("pageToken")
+    if token is not None and not _PAGE_TOKEN.match(token):
+        raise _invalid_argument("Invalid pageToken")
+    offset = int(token or 0)
+    limit = min(request.query.get("maxResults") or DEFAULT_MAX_RESULTS, MAX_RESULTS)
+    page = matching[offset : offset + limit]
+    result: dict[str, Any] = {"resultSizeEstimate": len(matching)}
+    if page:
+        result["messages"] = [{"id": m.id, "threadId": m.thread_id} for m in page]
+    if len(matching) > offset + limit:
+        result["nextPageToken"] = str(offset + limit)
+    return result
+
+
 # Publishing
 
 
@@ -370,6 +409,21 @@ def _notify_mode(body: dict[str, Any]) -> tuple[str, float]:
     return mode, float(delay)
 
 
+def _received_ms(body: dict[str, Any], now_ms: int) -> int:
+    """``received_at`` (RFC 3339, not in the future) as epoch ms, else now."""
+    value = body.get("received_at")
+    if value is None:
+        return now_ms
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ControlError("received_at must be RFC 3339") from None
+    millis = int(moment.timestamp() * 1000)
+    if moment.tzinfo is None or millis > now_ms:
+        raise ControlError("received_at must have an offset and not be in the future")
+    return millis
+
+
 @module.control("/deliver")
 def deliver(request: ControlRequest, data: GmailData) -> dict[str, Any]:
     """A new mail lands in the mailbox; Gmail then pushes to a matching live watch."""
@@ -395,7 +449,7 @@ def deliver(request: ControlRequest, data: GmailData) -> dict[str, Any]:
         to=mailbox.email,
         subject=subject,
         snippet=_string(body, "snippet", subject),
-        internal_date_ms=_now_ms(request.state),
+        internal_date_ms=_received_ms(body, _now_ms(request.state)),
         history_id=history_id,
     )
     mailbox.messages[message.id] = message

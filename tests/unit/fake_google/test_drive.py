@@ -167,6 +167,32 @@ def test_changes_classify_create_modify_trash_delete(base_url: str, drive: Resou
     assert missing.status_code == 404
 
 
+def test_uploads_keep_an_older_modified_time_and_moves_change_parents(
+    base_url: str, drive: Resource
+) -> None:
+    token = drive.changes().getStartPageToken().execute()["startPageToken"]
+    fields = (
+        "newStartPageToken,changes(fileId,file(createdTime,modifiedTime,parents,"
+        "lastModifyingUser(me)))"
+    )
+    file_id = create(base_url, "scan.pdf", modifiedTime="2020-05-01T09:30:00+09:00")
+    page = changes_since(drive, token, fields=fields)
+    (uploaded,) = page["changes"]
+    assert uploaded["file"]["modifiedTime"] == "2020-05-01T00:30:00.000Z"
+    assert uploaded["file"]["createdTime"] > uploaded["file"]["modifiedTime"]
+    assert uploaded["file"]["parents"] == ["root"]
+    assert uploaded["file"]["lastModifyingUser"] == {"me": True}
+    control(base_url, "PATCH", f"/files/{file_id}", parents=["folder-2"], actor="Minho Lee")
+    (moved,) = changes_since(drive, page["newStartPageToken"], fields=fields)["changes"]
+    assert moved["file"]["parents"] == ["folder-2"]
+    assert moved["file"]["lastModifyingUser"] == {"me": False}
+    for bad in ({"modifiedTime": "2999-01-01T00:00:00Z"}, {"modifiedTime": "yesterday"}):
+        response = requests.post(
+            f"{base_url}/_control/drive/files", json={"email": ALICE, "name": "x", **bad}, timeout=5
+        )
+        assert response.status_code == 400, bad
+
+
 def test_default_fields_and_field_masks(base_url: str, drive: Resource) -> None:
     token = drive.changes().getStartPageToken().execute()["startPageToken"]
     create(base_url, "Notes")

@@ -48,6 +48,14 @@ def app(key: Path, server: BackgroundServer) -> Iterator[firebase_admin.App]:
     firebase_admin.delete_app(firebase)
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_sender_app() -> Iterator[None]:
+    """Each FcmSender initialises the named app "uplus-fcm": delete it after each test."""
+    yield
+    if "uplus-fcm" in firebase_admin._apps:
+        firebase_admin.delete_app(firebase_admin.get_app("uplus-fcm"))
+
+
 def _fcm(base_url: str, route: str, **body: object) -> None:
     requests.post(f"{base_url}/_control/fcm/{route}", json=body, timeout=5).raise_for_status()
 
@@ -136,13 +144,50 @@ def test_the_adapter_classifies_each_token(
         urgent=True,
     )
     results = sender.send(message, tokens)
-    # One UNAVAILABLE is absorbed by firebase-admin's own retry.
+    # UNAVAILABLE is not resent by the transport: the dispatch retries it by redelivery.
     assert [r.status for r in results] == [
         SendStatus.SENT,
         SendStatus.TOKEN_DEAD,
         SendStatus.RETRY,
-        SendStatus.SENT,
+        SendStatus.RETRY,
     ]
+    recorded = requests.get(f"{base_url}/_control/fcm/messages", timeout=5).json()["messages"]
+    assert [m["token"] for m in recorded].count(tokens[3]) == 0
     assert results[1].error == "UNREGISTERED" and results[2].error == "QUOTA_EXCEEDED"
     calls = requests.get(f"{base_url}/_control/calls", params={"api": "oauth"}, timeout=5).json()
     assert any(c.get("grant_type", "").endswith("jwt-bearer") for c in calls["calls"])
+
+
+def _message_for(category: str = "mail") -> PushMessage:
+    return PushMessage(
+        data={"item_id": "i1", "category": category},
+        title="t",
+        body="b",
+        collapse_key="mail-0123456789abcdef",
+        ttl=timedelta(hours=1),
+        urgent=True,
+    )
+
+
+def test_an_accepted_send_answered_after_the_timeout_is_unknown_and_sent_once(
+    base_url: str, key: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    token = "slow-token:APA91b" + "s" * 60
+    _fcm(base_url, "slow", token=token, delay_seconds=2.5)
+    sender = FcmSender(PROJECT, base_url, timeout_seconds=1)
+    results = sender.send(_message_for(), [token])
+    assert [r.status for r in results] == [SendStatus.UNKNOWN]
+    time.sleep(2)  # a transport resend would have reached the fake by now
+    recorded = requests.get(
+        f"{base_url}/_control/fcm/messages", params={"token": token}, timeout=5
+    ).json()["messages"]
+    assert len(recorded) == 1
+
+
+def test_a_send_that_cannot_connect_is_retried(key: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    # Credentials come from the fake (the key's token_uri); FCM itself is unreachable.
+    sender = FcmSender(PROJECT, "http://127.0.0.1:9", timeout_seconds=2)
+    results = sender.send(_message_for(), [GOOD])
+    assert [r.status for r in results] == [SendStatus.RETRY]

@@ -306,3 +306,40 @@ def test_mailboxes_are_per_user(base_url: str, gmail: Resource) -> None:
         f"{base_url}/_control/gmail/deliver", json={"email": ALICE, "notify": "x"}, timeout=5
     )
     assert bad.status_code == 400
+
+
+def test_messages_list_is_newest_first_by_label_and_refuses_q_to_metadata(
+    base_url: str, gmail: Resource
+) -> None:
+    first = control(base_url, "deliver", email=ALICE, subject="one")["message_id"]
+    control(base_url, "deliver", email=ALICE, subject="spam", labels=["SPAM"])
+    archived = control(base_url, "deliver", email=ALICE, subject="sent", labels=["SENT"])
+    second = control(base_url, "deliver", email=ALICE, subject="two")["message_id"]
+    messages = gmail.users().messages()
+    inbox = messages.list(userId="me", labelIds=["INBOX"], maxResults=1).execute()
+    assert [m["id"] for m in inbox["messages"]] == [second]
+    rest = messages.list(
+        userId="me", labelIds=["INBOX"], maxResults=1, pageToken=inbox["nextPageToken"]
+    ).execute()
+    assert [m["id"] for m in rest["messages"]] == [first] and "nextPageToken" not in rest
+    everything = [m["id"] for m in messages.list(userId="me").execute()["messages"]]
+    assert everything == [second, archived["message_id"], first]
+    with pytest.raises(HttpError) as caught:
+        messages.list(userId="me", q="in:inbox after:1700000000").execute()
+    assert error_of(caught) == (403, "forbidden", "Metadata scope does not support 'q' parameter")
+
+
+def test_imported_mail_keeps_an_older_internal_date(base_url: str, gmail: Resource) -> None:
+    old = control(
+        base_url, "deliver", email=ALICE, subject="old", received_at="2020-01-02T03:04:05Z"
+    )
+    message = (
+        gmail.users().messages().get(userId="me", id=old["message_id"], format="minimal").execute()
+    )
+    assert message["internalDate"] == "1577934245000"
+    response = requests.post(
+        f"{base_url}/_control/gmail/deliver",
+        json={"email": ALICE, "received_at": "2999-01-01T00:00:00Z"},
+        timeout=5,
+    )
+    assert response.status_code == 400
