@@ -96,7 +96,7 @@ class World:
 
     def __post_init__(self) -> None:
         journal = self.journal
-        self.auth = FakeAuthenticator()
+        self.auth = FakeAuthenticator(journal)
         self.links = MemoryLinks(journal)
         self.oauth = FakeOAuth(journal)
         self.channels = MemoryChannels(journal)
