@@ -44,7 +44,8 @@ def test_new_mail_becomes_one_feed_item_and_one_push_job(
     assert item["title"] == "Quarterly report" and item["actor"] == "Lee Boss"
     jobs = _settled_jobs(stack, 1)
     assert len(jobs) == 1 and jobs[0]["uid"] == linked.uid and jobs[0]["item_id"] == item["id"]
-    assert set(jobs[0]) == {"job_id", "uid", "item_id", "kind", "created_at"}  # no personal data
+    # No personal data: ids, the kind, the time and the notification's trace id.
+    assert set(jobs[0]) == {"job_id", "uid", "item_id", "kind", "created_at", "trace_id"}
     # Only metadata was requested, never a body.
     gets = [c for c in stack.google.calls() if c["method"] == "gmail.users.messages.get"]
     assert gets and all(c["query"].get("format") == "metadata" for c in gets)

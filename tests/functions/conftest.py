@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+import functions_framework
 import pytest
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
@@ -95,7 +96,7 @@ class World:
 
     def __post_init__(self) -> None:
         journal = self.journal
-        self.auth = FakeAuthenticator()
+        self.auth = FakeAuthenticator(journal)
         self.links = MemoryLinks(journal)
         self.oauth = FakeOAuth(journal)
         self.channels = MemoryChannels(journal)
@@ -192,6 +193,9 @@ def load(target: str, source: Path) -> FlaskClient:
     finally:
         sys.path[:] = path_before
         sys.modules.pop(source.stem, None)
+        # create_app leaves its app's errorhandler as the module-level one; a module imported
+        # later in this process (another test) must not register on an app already serving.
+        functions_framework.errorhandler = functions_framework.DummyErrorHandler()
     return app.test_client()
 
 

@@ -8,7 +8,9 @@ Google port. Nothing here touches the network, Firestore or the Google libraries
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,6 +45,7 @@ from shared.services.linking import (
     Grant,
     LinkResult,
     LinkStatusView,
+    PendingCompletion,
     PendingLink,
     features_of,
 )
@@ -77,10 +80,15 @@ class Unreachable:
 
 
 class FakeAuthenticator:
-    """``shared.http.Authenticator``: a fixed table of ID tokens."""
+    """``shared.http.Authenticator`` and the user deletion of ``shared.auth``: a table of
+    ID tokens. Like ``verify_id_token(check_revoked=True)``, the tokens of a deleted user
+    are refused from then on."""
 
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
         self.tokens: dict[str, Caller] = {}
+        self.deleted: list[str] = []
+        self.down = False  # Firebase Auth does not answer
 
     def add(self, uid: str) -> str:
         """A valid ID token for a new user ``uid``."""
@@ -93,6 +101,16 @@ class FakeAuthenticator:
         if caller is None:
             raise AppError(ErrorCode.UNAUTHENTICATED, "Invalid ID token.")
         return caller
+
+    def delete_user(self, uid: str) -> None:
+        """Delete the user: its tokens stop working (idempotent); 503 when Auth is down."""
+        self._journal.google.append("auth.delete_user")
+        if self.down:
+            raise AppError(
+                ErrorCode.GOOGLE_UNAVAILABLE, "Firebase Auth is unavailable.", retry_after=5
+            )
+        self.deleted.append(uid)
+        self.tokens = {token: c for token, c in self.tokens.items() if c.uid != uid}
 
 
 # Linking
@@ -125,8 +143,16 @@ class FakeOAuth:
         query = {"state": state, "prompt": "consent" if force_consent else "none"}
         return "https://accounts.google.test/o/oauth2/v2/auth?" + urlencode(query)
 
-    def add_code(self, code: str, sub: str, features: Iterable[Feature] = tuple(Feature)) -> None:
-        """Make ``code`` redeemable for a grant of ``features`` by Google account ``sub``."""
+    def add_code(
+        self,
+        code: str,
+        sub: str,
+        features: Iterable[Feature] = tuple(Feature),
+        *,
+        nonce: str | None = None,
+    ) -> None:
+        """Make ``code`` redeemable for a grant of ``features`` by Google account ``sub``;
+        ``nonce`` is the nonce claim of the ID token Google returns (native sign-in)."""
         scopes = ["email", "openid", "profile"]
         for feature in features:
             scopes += FEATURE_SCOPES[feature]
@@ -136,6 +162,7 @@ class FakeOAuth:
             refresh_token=f"refresh-{sub}",
             access_token=f"access-{sub}",
             access_expires_at=datetime.now(UTC) + timedelta(hours=1),
+            nonce=nonce,
         )
 
     def exchange(self, code: str, verifier: str | None, *, native: bool) -> Grant:
@@ -155,12 +182,27 @@ class FakeOAuth:
         self.revoked.append(token)
 
 
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def _hash_only(key: str) -> str:
+    """Document ids of states, nonces and completion codes are their SHA-256 (as in
+    ``FirestoreLinkStore``): a store asked to keep anything else fails the test."""
+    assert _SHA256_HEX.fullmatch(key), "a one-time secret reached the store unhashed"
+    return key
+
+
 class MemoryLinks:
-    """``linking.LinkStore`` and ``account.UserRecords`` over dicts."""
+    """``linking.LinkStore`` and ``account.UserRecords`` over dicts, with the rules of
+    ``FirestoreLinkStore``: pending links and completions keyed by hash only and created
+    once, a pending link consumed once, a completion taken (deleted) once, one Google
+    account per user and one user per Google account, and every record of a user deleted
+    with their Google data."""
 
     def __init__(self, journal: Journal) -> None:
         self._journal = journal
         self.pending: dict[str, PendingLink] = {}
+        self.completions: dict[str, PendingCompletion] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.secrets: dict[str, dict[str, str]] = {}
         self.accounts: dict[str, str] = {}
@@ -184,17 +226,36 @@ class MemoryLinks:
         self.accounts[sub] = uid
 
     def save_pending(self, state_hash: str, pending: PendingLink) -> None:
+        if _hash_only(state_hash) in self.pending:
+            raise AssertionError("pending link created twice (Firestore create would fail)")
         self._write("save_pending")
-        self.pending[state_hash] = pending
+        self.pending[state_hash] = dataclasses.replace(pending, consumed=False)
 
     def consume_pending(self, state_hash: str) -> PendingLink | None:
         found = self.pending.get(state_hash)
         if found is not None and not found.consumed:
             self._write("consume_pending")
-            self.pending[state_hash] = PendingLink(
-                found.uid, found.sealed_verifier, found.expires_at, consumed=True
-            )
+            self.pending[state_hash] = dataclasses.replace(found, consumed=True)
         return found
+
+    def save_completion(self, code_hash: str, completion: PendingCompletion) -> None:
+        if _hash_only(code_hash) in self.completions:
+            raise AssertionError("completion created twice (Firestore create would fail)")
+        self._write("save_completion")
+        self.completions[code_hash] = completion
+
+    def take_completion(self, code_hash: str) -> PendingCompletion | None:
+        found = self.completions.pop(code_hash, None)
+        if found is not None:
+            self._write("take_completion")
+        return found
+
+    def expired_completions(self, now: datetime, limit: int) -> list[str]:
+        expired = [key for key, kept in self.completions.items() if kept.expires_at <= now]
+        return expired[:limit]
+
+    def is_linked_account(self, sub: str) -> bool:
+        return sub in self.accounts
 
     def has_refresh_token(self, uid: str) -> bool:
         return bool(self.secrets.get(uid, {}).get("refresh_token"))
@@ -213,6 +274,8 @@ class MemoryLinks:
         if refresh is None:
             return LinkResult.NO_REFRESH_TOKEN
         self._write("save_link")
+        if google.get("sub") and not same:  # a re-link to another Google account frees the old
+            self.accounts.pop(google["sub"], None)
         self.accounts[grant.sub] = uid
         self.users[uid] = {
             "status": "linked",
@@ -246,7 +309,10 @@ class MemoryLinks:
     def delete_google_data(self, uid: str) -> None:
         self._write("delete_google_data")
         self.secrets.pop(uid, None)
+        # The collections FirestoreLinkStore deletes by uid (``Collections.OWNED_BY_UID``).
         self.accounts = {sub: owner for sub, owner in self.accounts.items() if owner != uid}
+        self.pending = {key: kept for key, kept in self.pending.items() if kept.uid != uid}
+        self.completions = {key: kept for key, kept in self.completions.items() if kept.uid != uid}
         if uid in self.users:
             self.users[uid] = {"status": "not_linked"}
 

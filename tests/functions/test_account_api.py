@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from werkzeug.test import TestResponse
 
 from shared.activity import Kind
 from shared.errors import AppError, ErrorCode
 from shared.scopes import Feature
+from shared.services.linking import PendingLink, state_hash
 from tests.functions.conftest import World, error_of
 from tests.functions.fakes import activity
 
@@ -78,53 +81,151 @@ def test_unknown_route_is_404_and_wrong_method_405(world: World) -> None:
     world.assert_untouched()
 
 
-def test_link_starts_with_a_consent_url_bound_to_the_caller(world: World) -> None:
-    response = world.function("account_api").post("/v1/google/link", headers=world.user("alice"))
+def started(world: World, uid: str) -> tuple[str, str]:
+    """``uid`` starts a link through the account API: the consent URL's state and the
+    native nonce (the journal is cleared afterwards)."""
+    response = world.function("account_api").post("/v1/google/link", headers=world.user(uid))
     assert response.status_code == 200
     url = urlparse(response.get_json()["authorization_url"])
+    world.journal.clear()
+    return parse_qs(url.query)["state"][0], response.get_json()["nonce"]
+
+
+def native(world: World, uid: str, code: str, nonce: str) -> TestResponse:
+    """``uid`` posts a native server auth code with ``nonce``."""
+    return world.function("account_api").post(
+        "/v1/google/native",
+        headers=world.user(uid),
+        json={"server_auth_code": code, "nonce": nonce},
+    )
+
+
+def test_link_starts_with_a_consent_url_and_a_nonce_bound_to_the_caller(world: World) -> None:
+    response = world.function("account_api").post("/v1/google/link", headers=world.user("alice"))
+    assert response.status_code == 200
+    body = response.get_json()
+    url = urlparse(body["authorization_url"])
     assert parse_qs(url.query)["prompt"] == ["consent"]  # no refresh token yet
-    assert world.journal.writes == ["links.save_pending"]
-    (pending,) = world.links.pending.values()
-    assert pending.uid == "alice" and not pending.consumed
+    state, nonce = parse_qs(url.query)["state"][0], body["nonce"]
+    assert state != nonce
+    assert world.journal.writes == ["links.save_pending", "links.save_pending"]
+    # Both are stored only as hashes, bound to alice, single use; only the web one has a
+    # PKCE verifier, sealed for alice.
+    web, mobile = world.links.pending[state_hash(state)], world.links.pending[state_hash(nonce)]
+    assert (web.uid, web.kind, web.consumed) == ("alice", "web", False)
+    assert (mobile.uid, mobile.kind, mobile.consumed) == ("alice", "native", False)
+    assert web.sealed_verifier.startswith("sealed:alice:")
+    assert state not in repr(world.links.pending) and nonce not in repr(world.links.pending)
     assert world.journal.google == []  # building the URL calls nobody
 
 
-def test_native_link_stores_the_grant_and_starts_every_watch(world: World) -> None:
-    headers = world.user("alice")
+def test_native_link_with_the_callers_nonce_stores_the_grant_and_starts_every_watch(
+    world: World,
+) -> None:
+    _, nonce = started(world, "alice")
     world.gmail.addresses["alice"] = "alice@gmail.example.test"
-    world.oauth.add_code("server-code-123", "sub-alice")
-    client = world.function("account_api")
-    response = client.post(
-        "/v1/google/native", headers=headers, json={"server_auth_code": "server-code-123"}
-    )
+    world.oauth.add_code("server-code-123", "sub-alice", nonce=nonce)
+    response = native(world, "alice", "server-code-123", nonce)
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["status"] == "linked"
     assert sorted(body["features"]) == ["calendar", "drive", "gmail"]
     assert world.oauth.verifiers == [None]  # native codes carry no PKCE verifier
+    assert world.oauth.revoked == []
     assert {channel.source for channel in world.channels.channels.values()} == {
         "drive",
         "calendar",
     }
     assert world.channels.gmail_owner("alice@gmail.example.test") == "alice"
-    assert client.get("/v1/google", headers=headers).get_json()["status"] == "linked"
+    client = world.function("account_api")
+    assert client.get("/v1/google", headers=world.user("alice")).get_json()["status"] == "linked"
+
+    # The nonce is single use: a second code with it is refused before any exchange.
+    world.oauth.add_code("server-code-456", "sub-alice", nonce=nonce)
+    world.journal.clear()
+    again = native(world, "alice", "server-code-456", nonce)
+    assert (again.status_code, error_of(again)["field"]) == (400, "nonce")
+    world.assert_untouched()
+
+
+def test_native_code_whose_id_token_names_another_nonce_is_403_and_revoked(
+    world: World,
+) -> None:
+    _, nonce = started(world, "alice")
+    world.oauth.add_code("server-code-123", "sub-alice", nonce="a-nonce-of-another-sign-in")
+    response = native(world, "alice", "server-code-123", nonce)
+    assert (response.status_code, error_of(response)["code"]) == (403, "permission_denied")
+    assert world.oauth.revoked == ["refresh-sub-alice"]
+    assert world.links.link_status("alice").status == "not_linked"
+    assert "sub-alice" not in world.links.accounts
+    assert world.channels.channels == {}
+    assert world.journal.writes == ["links.consume_pending"]  # the nonce is spent
+
+
+def test_native_link_with_another_users_nonce_is_403_and_revoked(world: World) -> None:
+    _, bobs_nonce = started(world, "bob")
+    # Mallory holds bob's nonce and a code whose ID token carries it.
+    world.oauth.add_code("server-code-123", "sub-mallory", nonce=bobs_nonce)
+    response = native(world, "mallory", "server-code-123", bobs_nonce)
+    assert (response.status_code, error_of(response)["code"]) == (403, "permission_denied")
+    assert world.oauth.revoked == ["refresh-sub-mallory"]
+    for uid in ("bob", "mallory"):
+        assert world.links.link_status(uid).status == "not_linked"
+    assert world.links.accounts == {}
+    assert world.channels.channels == {}
+
+
+def test_a_native_grant_backing_a_live_link_is_not_revoked(world: World) -> None:
+    world.links.link("bob", "sub-bob")
+    _, nonce = started(world, "alice")
+    world.oauth.add_code("server-code-123", "sub-bob", nonce="another-nonce-entirely")
+    response = native(world, "alice", "server-code-123", nonce)
+    assert (response.status_code, error_of(response)["code"]) == (403, "permission_denied")
+    assert world.oauth.revoked == []  # Google revokes per user and client: bob would lose it
+    assert world.links.link_status("bob").status == "linked"
+    assert world.links.link_status("alice").status == "not_linked"
+
+
+def test_unknown_expired_or_web_nonces_exchange_nothing(world: World) -> None:
+    state, _ = started(world, "alice")
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    expired = "expired-nonce-" + "x" * 20
+    world.links.pending[state_hash(expired)] = PendingLink("alice", "", past, False, "native")
+    world.oauth.add_code("server-code-123", "sub-alice", nonce=expired)
+    world.journal.clear()
+
+    unknown = native(world, "alice", "server-code-123", "never-issued-nonce-" + "y" * 20)
+    assert (unknown.status_code, error_of(unknown)["field"]) == (400, "nonce")
+    world.assert_untouched()
+    # The consent URL's state is no nonce: it cannot link natively (and is spent trying).
+    web = native(world, "alice", "server-code-123", state)
+    assert (web.status_code, error_of(web)["field"]) == (400, "nonce")
+    old = native(world, "alice", "server-code-123", expired)
+    assert (old.status_code, error_of(old)["field"]) == (400, "nonce")
+    assert world.journal.google == []  # no code was exchanged
+    assert world.links.link_status("alice").status == "not_linked"
 
 
 def test_native_link_failures(world: World) -> None:
-    client = world.function("account_api")
     world.links.link("bob", "sub-taken")
-    world.oauth.add_code("code-of-taken-account", "sub-taken")
-    headers = world.user("alice")
-    world.journal.clear()
+    world.user("alice")
 
-    in_use = client.post(
-        "/v1/google/native", headers=headers, json={"server_auth_code": "code-of-taken-account"}
+    _, nonce = started(world, "alice")
+    world.oauth.add_code("code-of-taken-account", "sub-taken", nonce=nonce)
+    in_use = native(world, "alice", "code-of-taken-account", nonce)
+    assert (in_use.status_code, error_of(in_use)) == (
+        409,
+        {
+            "code": "conflict",
+            "message": "This Google account is linked to another user.",
+            "field": "server_auth_code",
+        },
     )
-    assert (in_use.status_code, error_of(in_use)["code"]) == (409, "conflict")
+    assert world.oauth.revoked == []  # it backs bob's link
+    assert world.links.link_status("bob").status == "linked"
 
-    refused = client.post(
-        "/v1/google/native", headers=headers, json={"server_auth_code": "never-issued-code"}
-    )
+    _, nonce = started(world, "alice")
+    refused = native(world, "alice", "never-issued-code", nonce)
     assert (refused.status_code, error_of(refused)) == (
         400,
         {
@@ -134,45 +235,70 @@ def test_native_link_failures(world: World) -> None:
         },
     )
 
+    _, nonce = started(world, "alice")
     world.oauth.failure = AppError(
         ErrorCode.GOOGLE_UNAVAILABLE, "Google did not answer.", retry_after=5
     )
-    down = client.post(
-        "/v1/google/native", headers=headers, json={"server_auth_code": "any-code-1234"}
-    )
+    down = native(world, "alice", "any-code-1234", nonce)
     assert (down.status_code, error_of(down)["code"]) == (503, "google_unavailable")
     assert down.headers["Retry-After"] == "5"
-    assert world.journal.writes == []  # no failed exchange stored anything
+    # No failed exchange stored anything but the spent nonce.
+    assert world.journal.writes == ["links.consume_pending"]
     assert world.links.link_status("alice").status == "not_linked"
 
 
 def test_native_link_without_a_refresh_token_is_400(world: World) -> None:
-    world.oauth.add_code("code-no-refresh", "sub-alice")
+    _, nonce = started(world, "alice")
+    world.oauth.add_code("code-no-refresh", "sub-alice", nonce=nonce)
     grant = world.oauth.grants["code-no-refresh"]
-    world.oauth.grants["code-no-refresh"] = type(grant)(**{**grant.__dict__, "refresh_token": None})
-    response = world.function("account_api").post(
-        "/v1/google/native",
-        headers=world.user("alice"),
-        json={"server_auth_code": "code-no-refresh"},
-    )
+    world.oauth.grants["code-no-refresh"] = dataclasses.replace(grant, refresh_token=None)
+    response = native(world, "alice", "code-no-refresh", nonce)
     assert (response.status_code, error_of(response)["field"]) == (400, "server_auth_code")
-    assert world.journal.writes == []
+    assert world.journal.writes == ["links.consume_pending"]
+    assert world.links.link_status("alice").status == "not_linked"
+
+
+NONCE = "n" * 43  # well formed, never issued
 
 
 @pytest.mark.parametrize(
     ("request_kwargs", "status", "code", "field"),
     [
         ({"data": "{not json", "content_type": "application/json"}, 400, "invalid_request", None),
-        ({"json": {}}, 400, "invalid_request", "server_auth_code"),
-        ({"json": {"server_auth_code": "short"}}, 400, "invalid_request", "server_auth_code"),
-        ({"json": {"server_auth_code": "x" * 20, "extra": 1}}, 400, "invalid_request", "extra"),
+        ({"json": {"nonce": NONCE}}, 400, "invalid_request", "server_auth_code"),
+        ({"json": {"server_auth_code": "x" * 20}}, 400, "invalid_request", "nonce"),
         (
-            {"json": {"server_auth_code": "has spaces in it"}},
+            {"json": {"server_auth_code": "short", "nonce": NONCE}},
             400,
             "invalid_request",
             "server_auth_code",
         ),
-        ({"json": ["server_auth_code"]}, 400, "invalid_request", None),
+        (
+            {"json": {"server_auth_code": "x" * 20, "nonce": NONCE, "extra": 1}},
+            400,
+            "invalid_request",
+            "extra",
+        ),
+        (
+            {"json": {"server_auth_code": "has spaces in it", "nonce": NONCE}},
+            400,
+            "invalid_request",
+            "server_auth_code",
+        ),
+        (
+            {"json": {"server_auth_code": "x" * 20, "nonce": "short"}},
+            400,
+            "invalid_request",
+            "nonce",
+        ),
+        (
+            {"json": {"server_auth_code": "x" * 20, "nonce": "n" * 30 + " spaces"}},
+            400,
+            "invalid_request",
+            "nonce",
+        ),
+        ({"json": {"server_auth_code": "x" * 20, "nonce": 12345}}, 400, "invalid_request", "nonce"),
+        ({"json": ["server_auth_code", "nonce"]}, 400, "invalid_request", None),
         (
             {"data": "server_auth_code=x", "content_type": "application/x-www-form-urlencoded"},
             415,
@@ -180,9 +306,28 @@ def test_native_link_without_a_refresh_token_is_400(world: World) -> None:
             None,
         ),
         ({"data": "{}", "content_type": "text/plain"}, 415, "unsupported_media_type", None),
-        ({"json": {"server_auth_code": "x" * 5000}}, 413, "payload_too_large", None),
+        (
+            {"json": {"server_auth_code": "x" * 5000, "nonce": NONCE}},
+            413,
+            "payload_too_large",
+            None,
+        ),
     ],
-    ids=["bad-json", "missing", "short", "extra", "spaces", "array", "form", "text", "oversize"],
+    ids=[
+        "bad-json",
+        "no-code",
+        "no-nonce",
+        "short",
+        "extra",
+        "spaces",
+        "short-nonce",
+        "nonce-spaces",
+        "nonce-number",
+        "array",
+        "form",
+        "text",
+        "oversize",
+    ],
 )
 def test_rejected_native_exchanges_change_nothing(
     world: World, request_kwargs: dict[str, Any], status: int, code: str, field: str | None
@@ -249,6 +394,8 @@ def test_unlink_stops_watches_revokes_and_deletes(world: World) -> None:
 
 def test_erase_and_export(world: World) -> None:
     headers = world.linked_user("alice")
+    world.linked_user("bob")
+    started(world, "alice")  # an unfinished link attempt is erased too
     client = world.function("account_api")
     export = client.get("/v1/me/export", headers=headers)
     assert export.status_code == 200
@@ -256,7 +403,34 @@ def test_erase_and_export(world: World) -> None:
     assert "refresh" not in export.get_data(as_text=True)
     assert client.delete("/v1/me", headers=headers).status_code == 204
     assert "alice" not in world.links.users
+    assert [p for p in world.links.pending.values() if p.uid == "alice"] == []
     assert world.oauth.revoked == ["refresh-sub-alice"]
+    # Records first, then the Auth user; then a second sweep of what a request re-created.
+    assert world.auth.deleted == ["alice"]
+    writes = world.journal.writes
+    assert writes.count("links.delete_everything") == 2
+    assert world.journal.google.index("oauth.revoke") < world.journal.google.index(
+        "auth.delete_user"
+    )
+    # Alice's token is refused from now on (check_revoked); bob is untouched.
+    gone = client.get("/v1/me", headers=headers)
+    assert (gone.status_code, error_of(gone)["code"]) == (401, "unauthenticated")
+    assert world.links.link_status("bob").status == "linked"
+    assert world.auth.verify("id-token-bob").uid == "bob"
+
+
+def test_erase_when_firebase_auth_is_down_is_503_and_can_be_retried(world: World) -> None:
+    headers = world.linked_user("alice")
+    client = world.function("account_api")
+    world.auth.down = True
+    failed = client.delete("/v1/me", headers=headers)
+    assert (failed.status_code, error_of(failed)["code"]) == (503, "google_unavailable")
+    assert failed.headers["Retry-After"] == "5"
+    assert "alice" not in world.links.users  # the records went first
+    world.auth.down = False
+    assert client.delete("/v1/me", headers=headers).status_code == 204
+    assert world.auth.deleted == ["alice"]
+    assert client.get("/v1/me", headers=headers).status_code == 401
 
 
 def test_devices_register_refresh_list_and_delete(world: World) -> None:

@@ -11,6 +11,7 @@ import pytest
 from shared.errors import AppError, ErrorCode
 from shared.google_errors import GoogleFailure
 from shared.ports.sync import SourceKind, SyncKey
+from shared.services.linking import PendingCompletion, state_hash
 from tests.functions.conftest import Mode, World, post_event, publish, pubsub_envelope
 from tests.functions.fakes import device
 
@@ -105,9 +106,44 @@ def test_a_reconcile_failure_is_an_alert_not_a_retry(
 
 def test_nothing_due_does_nothing(world: World) -> None:
     world.linked_user("alice")
+    fresh = completion("bob", "sub-bob", datetime.now(UTC) + timedelta(minutes=5))
+    world.links.completions[state_hash("bob-code")] = fresh
     client = world.function("watch_maintenance")
     assert publish(client, {"task": "renew"}).status_code == 200
     assert publish(client, {"task": "reconcile"}).status_code == 200
+    world.assert_untouched()
+
+
+def completion(uid: str, sub: str, expires_at: datetime) -> PendingCompletion:
+    """A grant the callback kept for ``uid`` (sealed by the fake vault)."""
+    return PendingCompletion(
+        uid=uid,
+        sub=sub,
+        scopes=["openid"],
+        sealed_refresh=f"sealed:{uid}:refresh-{sub}",
+        sealed_access=f"sealed:{uid}:access-{sub}",
+        access_expires_at=expires_at,
+        expires_at=expires_at,
+    )
+
+
+def test_renew_revokes_completions_nobody_finished_in_time(world: World) -> None:
+    world.linked_user("bob")
+    now = datetime.now(UTC)
+    waiting = world.links.completions
+    waiting[state_hash("alice-code")] = completion("alice", "sub-alice", now - timedelta(seconds=1))
+    # A forwarded consent URL: bob's own, linked, account granted for carol; not revoked,
+    # since Google revokes per user and client and bob's link would go with it.
+    waiting[state_hash("carol-code")] = completion("carol", "sub-bob", now - timedelta(minutes=1))
+    waiting[state_hash("dave-code")] = completion("dave", "sub-dave", now + timedelta(minutes=4))
+    assert publish(world.function("watch_maintenance"), {"task": "renew"}).status_code == 200
+    assert world.oauth.revoked == ["refresh-sub-alice"]
+    assert list(waiting) == [state_hash("dave-code")]  # the one still in time is kept
+    assert world.journal.writes == ["links.take_completion", "links.take_completion"]
+    assert world.links.link_status("bob").status == "linked"
+    # The sweep is idempotent: the next tick finds nothing.
+    world.journal.clear()
+    assert publish(world.function("watch_maintenance"), {"task": "renew"}).status_code == 200
     world.assert_untouched()
 
 
