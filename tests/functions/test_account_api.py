@@ -501,12 +501,14 @@ def test_preferences_default_then_replaced(world: World) -> None:
         "categories": {"mail": True, "drive": True, "calendar": True},
         "preview": True,
         "notify_own_changes": False,
+        "muted_calendars": [],
     }
     wanted = {
         "categories": {"mail": True, "drive": False, "calendar": True},
         "preview": False,
         "quiet_hours": {"start": "23:00", "end": "07:00", "time_zone": "Asia/Seoul"},
         "notify_own_changes": True,
+        "muted_calendars": ["c_team@group.calendar.google.com"],
     }
     assert client.put("/v1/preferences", headers=headers, json=wanted).get_json() == wanted
     assert client.get("/v1/preferences", headers=headers).get_json() == wanted

@@ -44,7 +44,13 @@ def test_renew_replaces_expiring_channels_and_rewatches_gmail(world: World, mode
     drive = [c for c in world.channels.of_user("alice") if c.source == "drive"]
     assert [c.id for c in drive] != [old] and len(drive) == 1
     assert old not in world.drive.open  # stopped at Google after the new one was saved
-    assert world.journal.google == ["drive.watch", "drive.stop", "gmail.watch"]
+    # The renewal tick also re-reads each followed user's calendar list (issue 13).
+    assert world.journal.google == [
+        "drive.watch",
+        "drive.stop",
+        "gmail.watch",
+        "calendar.calendar_list",
+    ]
     gmail = world.sync.cursor_of(GMAIL)
     assert gmail is not None and gmail["watch_expires_at"] > datetime.now(UTC) + timedelta(days=6)
 
@@ -111,7 +117,9 @@ def test_nothing_due_does_nothing(world: World) -> None:
     client = world.function("watch_maintenance")
     assert publish(client, {"task": "renew"}).status_code == 200
     assert publish(client, {"task": "reconcile"}).status_code == 200
-    world.assert_untouched()
+    # Nothing written; the one Google read is the calendar list the renewal tick re-reads.
+    assert world.journal.writes == []
+    assert world.journal.google == ["calendar.calendar_list"]
 
 
 def completion(uid: str, sub: str, expires_at: datetime) -> PendingCompletion:
@@ -144,7 +152,8 @@ def test_renew_revokes_completions_nobody_finished_in_time(world: World) -> None
     # The sweep is idempotent: the next tick finds nothing.
     world.journal.clear()
     assert publish(world.function("watch_maintenance"), {"task": "renew"}).status_code == 200
-    world.assert_untouched()
+    assert world.journal.writes == []
+    assert world.journal.google == ["calendar.calendar_list"]  # bob's list, re-read each tick
 
 
 MALFORMED: dict[str, Any] = {
