@@ -68,8 +68,9 @@ def native_exchange(ctx: RequestContext) -> LinkStatusView:
 
 @router.get("/v1/google")
 def link_status(ctx: RequestContext) -> LinkStatusView:
-    """The link state, the scopes the user actually granted and the features they enable."""
-    return _app.linking.status(ctx.uid)
+    """The link state, the scopes the user actually granted, the features they enable and
+    the health of each feature's watch."""
+    return _app.linking.overview(ctx.uid)
 
 
 @router.post("/v1/google/verify")
