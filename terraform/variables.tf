@@ -115,7 +115,7 @@ variable "function_scaling" {
     condition = alltrue([
       for name, scaling in var.function_scaling : contains([
         "oauth_callback", "account_api", "calendar_api", "calendar_webhook", "drive_webhook",
-        "gmail_receiver", "push_dispatch", "watch_maintenance",
+        "gmail_receiver", "push_dispatch", "watch_maintenance", "maintenance_worker",
       ], name) && scaling.min_instances >= 0 && (scaling.max_instances == null ? true : scaling.max_instances >= 1)
     ])
     error_message = "function_scaling keys must be entry-point names; min_instances >= 0 and max_instances >= 1."
