@@ -214,11 +214,15 @@ class FirestoreSyncStore:
         return finish(self._db.transaction())
 
     def release(self, key: SyncKey, owner: str) -> None:
-        """Give the lease up (after a failure) and leave the source dirty for a retry."""
+        """Give the lease up (after a failure) and leave the source dirty and due now: the
+        next maintenance tick reconciles it (Google does not resend a channel
+        notification whose handling failed)."""
         from google.api_core.exceptions import FailedPrecondition, NotFound
 
+        now = datetime.now(UTC)
+        retry = {"dirty": True, "reconcile_at": now, "due_at": now}
         with contextlib.suppress(NotFound):  # the cursor is gone when the user unlinked
-            self.cursor_ref(key).update({"dirty": True})
+            self.cursor_ref(key).update(retry)
         held = self.lease_ref(key).get()
         if held.exists and (held.to_dict() or {}).get("owner") == owner:
             with contextlib.suppress(FailedPrecondition, NotFound):
