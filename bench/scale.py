@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     stack = Stack(args.workdir, project_id="demo-uplus-scale")
     try:
-        urls = stack.start()
+        urls = stack.start(timeout=600)  # a loaded machine starts the emulators slowly
         os.environ.update(urls.function_env())
         results: dict[str, Any] = {
             "command": " ".join(

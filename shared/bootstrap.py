@@ -191,6 +191,8 @@ class Container:
         settings = self.settings
         policy = UpkeepPolicy(
             renew_before=timedelta(hours=settings.channel_renew_hours),
+            # A Gmail watch lasts 7 days: re-watch once it has fewer than 7 days - interval.
+            gmail_rewatch=timedelta(days=7) - timedelta(hours=settings.gmail_rewatch_hours),
             reconcile_min=timedelta(minutes=settings.reconcile_after_minutes),
             reconcile_max=timedelta(hours=settings.reconcile_max_hours),
         )

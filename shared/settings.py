@@ -101,6 +101,12 @@ class Settings(BaseSettings):
         le=48,
         description="Longest reconcile interval: a healthy source (bounds a dropped push).",
     )
+    gmail_rewatch_hours: int = Field(
+        default=24,
+        ge=1,
+        le=144,
+        description="Call Gmail users.watch again this often (a watch lasts 7 days).",
+    )
     maintenance_work_topic: str = Field(
         default="maintenance-work", description="Topic of maintenance work batches."
     )
