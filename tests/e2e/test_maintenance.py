@@ -81,7 +81,7 @@ def test_a_watch_that_failed_at_link_time_is_repaired_by_one_cycle(
     user = link_user(stack, f"repair.{feature}@gmail.example")
     token = new_token(stack.seen)
     account = stack.function_url("account_api")
-    assert put_device(account, user.auth, "phone-1", device_body(token)).status_code == 201
+    assert put_device(account, user.auth, "phone-repaired", device_body(token)).status_code == 201
     assert not _live(stack, user, feature)
     before = _watches(stack, user)
     assert before[feature]["status"] == "repairing"
@@ -98,7 +98,7 @@ def test_a_watch_that_failed_at_link_time_is_repaired_by_one_cycle(
     assert len(items) == 1
     fcm = FakeFcm(stack.urls.fake_google)
     eventually(lambda: fcm.messages(token), timeout=30)
-    assert [m["data"]["item_id"] for m in fcm.messages(token)] == [items[0]["id"]]
+    assert [m["message"]["data"]["item_id"] for m in fcm.messages(token)] == [items[0]["id"]]
     after = _watches(stack, user)[feature]
     assert after["last_notification_at"] is not None and after["last_sync_at"] is not None
 
@@ -121,14 +121,15 @@ def test_a_mailbox_busy_through_every_pass_is_followed_up_without_a_tick(
     stack: RunningStack, linked: LinkedUser
 ) -> None:
     ticks = _ticks_handled(stack)
-    # Each history read takes a second; a new mail lands during every pass.
-    fault(stack.urls.fake_google, "gmail.users.history.list", 200, delay_seconds=1.0, times=7)
-    subjects = [f"busy {n}" for n in range(8)]
+    # Each history read takes 1.5 s and a mail lands every 0.5 s for 10 s: longer than the
+    # 5 passes of a run, so the run ends dirty.
+    fault(stack.urls.fake_google, "gmail.users.history.list", 200, delay_seconds=1.5, times=30)
+    subjects = [f"busy {n:02}" for n in range(20)]
     for subject in subjects:
         deliver_mail(stack.urls.fake_google, linked.google["sub"], subject)
-        time.sleep(0.8)
+        time.sleep(0.5)
     account = stack.function_url("account_api")
-    eventually(lambda: len(feed(account, linked.auth)) == len(subjects), timeout=90)
+    eventually(lambda: len(feed(account, linked.auth)) == len(subjects), timeout=120)
     assert sorted(i["title"] for i in feed(account, linked.auth)) == subjects
     jobs = collect(stack.push_jobs, len(subjects))
     assert len(jobs) == len(subjects) == len({job["item_id"] for job in jobs})
