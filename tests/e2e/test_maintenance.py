@@ -121,20 +121,25 @@ def test_a_mailbox_busy_through_every_pass_is_followed_up_without_a_tick(
     stack: RunningStack, linked: LinkedUser
 ) -> None:
     ticks = _ticks_handled(stack)
-    # Each history read takes 1.5 s and a mail lands every 0.5 s for 10 s: longer than the
-    # 5 passes of a run, so the run ends dirty.
-    fault(stack.urls.fake_google, "gmail.users.history.list", 200, delay_seconds=1.5, times=30)
-    subjects = [f"busy {n:02}" for n in range(20)]
-    for subject in subjects:
-        deliver_mail(stack.urls.fake_google, linked.google["sub"], subject)
-        time.sleep(0.5)
+    google, sub = stack.urls.fake_google, linked.google["sub"]
+    # Slow passes (each Google read 1.8 s, under the 2 s local timeout), and a new mail
+    # during every pass: each run's 5 passes end dirty.
+    for method in ("gmail.users.history.list", "gmail.users.messages.get"):
+        fault(google, method, 200, delay_seconds=1.8, times=40)
+    stack.google.reset_calls()
+    subjects = [f"busy {n}" for n in range(7)]
+    deliver_mail(google, sub, subjects[0])
+    for number, subject in enumerate(subjects[1:], start=1):
+        # Pass `number` has started: the mail lands while it reads.
+        eventually(lambda n=number: len(calls(google, "gmail.users.history.list")) >= n, 60)
+        deliver_mail(google, sub, subject)
     account = stack.function_url("account_api")
     eventually(lambda: len(feed(account, linked.auth)) == len(subjects), timeout=120)
     assert sorted(i["title"] for i in feed(account, linked.auth)) == subjects
     jobs = collect(stack.push_jobs, len(subjects))
     assert len(jobs) == len(subjects) == len({job["item_id"] for job in jobs})
-    follow_ups = [e for e in _worker_log(stack) if e.get("task") == "sync"]
-    assert follow_ups, "the run left dirty was not continued through maintenance-work"
+    # The worker logs once its follow-up run is over (its last pass may still be reading).
+    eventually(lambda: [e for e in _worker_log(stack) if e.get("task") == "sync"], timeout=60)
     assert _ticks_handled(stack) == ticks  # no scheduler tick was involved
 
 
@@ -144,7 +149,9 @@ def test_a_sync_holder_killed_mid_pass_is_taken_over_by_its_redelivery(
     """Bound: the trigger's redelivery delay (Pub/Sub push retry) plus one pass; well
     under the 120 s lease the takeover no longer waits for."""
     ticks = _ticks_handled(stack)
-    fault(stack.urls.fake_google, "gmail.users.history.list", 200, delay_seconds=30, times=1)
+    # Longer than the local 2 s Google timeout: each attempt of the pass hangs until then,
+    # so the holder is still mid-pass when it is killed.
+    fault(stack.urls.fake_google, "gmail.users.history.list", 200, delay_seconds=30, times=3)
     stack.google.reset_calls()
     deliver_mail(stack.urls.fake_google, linked.google["sub"], "survives its holder")
     eventually(lambda: calls(stack.urls.fake_google, "gmail.users.history.list"), timeout=30)
