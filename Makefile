@@ -9,7 +9,7 @@ UV := $(TOOLS)/uv/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test lint typecheck unit functions e2e clean source terraform-check demo bench
+.PHONY: setup run test lint typecheck unit functions e2e clean source terraform-check demo bench bench-scale
 
 setup: $(VENV)/.synced node_modules/.installed $(TOOLS)/chromium.ok
 
@@ -46,6 +46,11 @@ demo: setup
 # Benchmarks on their own local stack; writes docs/benchmarks.md and docs/benchmarks.json.
 bench: setup
 	$(PY) -m bench
+
+# One maintenance cycle over 10,000 simulated accounts beside today's serial loop over 1,000
+# (its own local stack; about half an hour on two cores); writes docs/scale.md and scale.json.
+bench-scale: setup
+	$(PY) -m bench.scale
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .

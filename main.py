@@ -17,6 +17,7 @@ ENTRY_POINTS: dict[str, str] = {
     "drive_webhook": "functions.drive_webhook",
     "gmail_receiver": "functions.gmail_receiver",
     "watch_maintenance": "functions.watch_maintenance",
+    "maintenance_worker": "functions.maintenance_worker",
     "push_dispatch": "functions.push_dispatch",
 }
 

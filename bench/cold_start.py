@@ -123,8 +123,17 @@ def probes(user: BenchUser) -> dict[str, Probe]:
             ok,
         ),
         "watch_maintenance": Probe(
-            "CloudEvent {task: reconcile} (queries cursors across users)",
-            lambda base: _cloud_event(base, "maintenance-ticks", {"task": "reconcile"}),
+            "CloudEvent {task: tick} (queries the due index across users)",
+            lambda base: _cloud_event(base, "maintenance-ticks", {"task": "tick"}),
+            ok,
+        ),
+        "maintenance_worker": Probe(
+            "CloudEvent {task: work} of a source not claimed (reads its cursor, skips)",
+            lambda base: _cloud_event(
+                base,
+                "maintenance-work",
+                {"task": "work", "cycle": "probe", "sources": [["nobody", "gmail", ""]]},
+            ),
             ok,
         ),
         "push_dispatch": Probe(

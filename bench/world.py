@@ -82,9 +82,9 @@ class World:
         return self.fcm.messages(token)
 
     def reconcile(self) -> None:
-        """Publish the scheduler's reconcile tick to watch_maintenance."""
+        """Publish the scheduler's tick: sources a failed pass left dirty are due at once."""
         PubSub(self.urls.pubsub, self.urls.project_id).publish_json(
-            "maintenance-ticks", {"task": "reconcile"}
+            "maintenance-ticks", {"task": "tick"}
         )
 
 

@@ -23,6 +23,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("drive_webhook", "http"),
     FunctionSpec("gmail_receiver", "cloudevent", topic="gmail-notifications"),
     FunctionSpec("watch_maintenance", "cloudevent", topic="maintenance-ticks"),
+    FunctionSpec("maintenance_worker", "cloudevent", topic="maintenance-work"),
     FunctionSpec("push_dispatch", "cloudevent", topic="push-jobs"),
 )
 

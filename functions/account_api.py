@@ -80,8 +80,9 @@ def complete_link(ctx: RequestContext) -> LinkStatusView:
 
 @router.handles("get_v1_google")
 def link_status(ctx: RequestContext) -> LinkStatusView:
-    """The link state, the scopes the user actually granted and the features they enable."""
-    return _app.linking.status(ctx.uid)
+    """The link state, the scopes the user actually granted, the features they enable and
+    the health of each feature's watch."""
+    return _app.linking.overview(ctx.uid)
 
 
 @router.handles("post_v1_google_verify")

@@ -40,5 +40,7 @@ def gmail_receiver(event: CloudEvent) -> None:
         if parsed is None:
             log.warning("malformed gmail notification acknowledged")
             return
-        outcome = _app.notifications.gmail_notification(*parsed)
+        # The message id: a redelivery (its first handler died) takes that handler's lease over.
+        delivery = str(event.get("id") or "") or None
+        outcome = _app.notifications.gmail_notification(*parsed, delivery=delivery)
         log.info("gmail notification handled", extra={"result": outcome.value})

@@ -1,6 +1,8 @@
-"""Watch maintenance (Cloud Scheduler → Pub/Sub, private): renew channels and watches,
-stop channels of unlinked users, reconcile accounts whose pushes never came, and prune
-devices not registered again for ``DEVICE_STALE_DAYS``."""
+"""Watch maintenance tick (Cloud Scheduler → ``maintenance-ticks``, private): finds the
+sources due for renewal, re-watch, repair or reconcile and publishes them in bounded
+batches to ``maintenance-work`` (``shared/services/maintenance.py``); the daily ``prune``
+starts the bounded pruning of stale devices. Each tick also revokes a bounded batch of
+link completions no app redeemed in time."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ from cloudevents.http import CloudEvent
 from shared.bootstrap import container
 from shared.http import json_framework_errors
 from shared.logs import execution_scope, get_logger
-from shared.ports.sync import SourceKind
 from shared.pubsub_message import json_payload, typed
 
 _app = container("event")
@@ -20,34 +21,38 @@ _app = container("event")
 json_framework_errors()
 log = get_logger(__name__)
 
-TASKS = ("renew", "reconcile", "prune")
-# Devices deleted per prune tick: bounded work per invocation; the daily tick catches up.
-PRUNE_BATCH = 500
+TASKS = ("tick", "prune")
 
 
-def task_of(data: object) -> str | None:
-    """The task named by the scheduler's message, or None when malformed."""
+def task_of(data: object) -> tuple[str, str | None] | None:
+    """(task, cycle of a continued tick) of a tick message, or None when malformed."""
     body = json_payload(data)
-    task = body.get("task") if isinstance(body, dict) else None
-    return task if task in TASKS else None
+    if not isinstance(body, dict) or body.get("task") not in TASKS:
+        return None
+    cycle = body.get("cycle")
+    if cycle is not None and not (isinstance(cycle, str) and 0 < len(cycle) <= 64):
+        return None
+    return str(body["task"]), cycle
 
 
 @functions_framework.cloud_event
 def watch_maintenance(event: CloudEvent) -> None:
-    """Run one maintenance task; failures of single accounts are logged as alerts."""
-    with execution_scope(str(event.get("id") or "")):
-        task = typed(event.data, task_of)
-        if task is None:
+    """Run one tick; a failure (Firestore, Pub/Sub) is retried by Pub/Sub."""
+    event_id = str(event.get("id") or "")
+    with execution_scope(event_id):
+        parsed = typed(event.data, task_of)
+        if parsed is None or not event_id:
             log.warning("malformed maintenance message acknowledged")
             return
+        task, cycle = parsed
+        if task == "prune":
+            _app.maintenance.start_prune()
+            log.info("maintenance prune started")
+            return
         now = datetime.now(UTC)
-        if task == "renew":
-            counts = _app.watch_service.renew_due(now)
-            counts |= _app.watch_service.refresh_calendar_lists()
-            counts["expired_links_revoked"] = _app.linking.revoke_expired(now)
-        elif task == "prune":
-            counts = {"pruned": _app.devices.prune_stale(now, PRUNE_BATCH)}
-        else:
-            runners = {kind: _app.sync_runner(kind) for kind in SourceKind}
-            counts = _app.watch_service.reconcile(now, runners)
-        log.info("maintenance done", extra={"task": task, **counts})
+        # The message id names the cycle: a redelivered tick is the same cycle, two
+        # scheduler ticks are two cycles whose claims exclude each other.
+        counts = _app.maintenance.tick(now, cycle or event_id)
+        # Link completions no app redeemed in time: revoked, a bounded batch per tick.
+        counts["expired_links_revoked"] = _app.linking.revoke_expired(now)
+        log.info("maintenance tick done", extra={"task": task, **counts})

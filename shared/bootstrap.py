@@ -20,11 +20,12 @@ if TYPE_CHECKING:
     from google.cloud import firestore
 
     from shared.adapters.channel_store import FirestoreChannelStore
+    from shared.adapters.due_index import FirestoreDueIndex
     from shared.adapters.google_credentials import GoogleCredentialsProvider
     from shared.adapters.google_gateway import GoogleGateway
     from shared.adapters.own_changes import FirestoreOwnChanges
     from shared.adapters.preference_store import FirestorePreferenceStore
-    from shared.adapters.pubsub_publisher import PubSubJobPublisher
+    from shared.adapters.pubsub_publisher import PubSubJobPublisher, PubSubMessagePublisher
     from shared.adapters.sync_store import FirestoreFeedReader, FirestoreSyncStore
     from shared.adapters.user_records import FirestoreUserRecords
     from shared.auth import FirebaseAuthenticator
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from shared.services.calendar import CalendarService
     from shared.services.devices import DevicesService
     from shared.services.linking import LinkingService
+    from shared.services.maintenance import MaintenanceService
     from shared.services.notifications import NotificationService
     from shared.services.push import PushService
     from shared.services.relink import RelinkNotifier
@@ -140,16 +142,48 @@ class Container:
 
         return FirestoreFeedReader(self.firestore)
 
+    @functools.cached_property
+    def work_queue(self) -> PubSubMessagePublisher:
+        """Publishes maintenance work (batches, sync follow-ups, prune)."""
+        from shared.adapters.pubsub_publisher import PubSubMessagePublisher
+
+        settings = self.settings
+        return PubSubMessagePublisher(
+            settings.google_cloud_project, settings.maintenance_work_topic
+        )
+
+    @functools.cached_property
+    def tick_queue(self) -> PubSubMessagePublisher:
+        """Publishes continuations of a maintenance tick."""
+        from shared.adapters.pubsub_publisher import PubSubMessagePublisher
+
+        settings = self.settings
+        return PubSubMessagePublisher(
+            settings.google_cloud_project, settings.maintenance_ticks_topic
+        )
+
+    @functools.cached_property
+    def due_index(self) -> FirestoreDueIndex:
+        """Sources due for maintenance."""
+        from shared.adapters.due_index import FirestoreDueIndex
+
+        return FirestoreDueIndex(self.firestore)
+
     def sync_runner(self, kind: SourceKind) -> SyncRunner:
-        """The coalescing sync runner of one kind of source."""
+        """The coalescing sync runner of one kind of source; a run still dirty after its
+        passes is continued through the maintenance work topic."""
         from shared.ports.sync import SourceKind
+        from shared.services.maintenance import encode_sources
         from shared.services.own_changes import MarkOwnChanges
         from shared.services.sync import SyncRunner
+
+        def follow_up(key: Any) -> None:
+            self.work_queue.publish([{"task": "sync", "sources": encode_sources([key])}])
 
         source = self.sources[kind]
         if kind is SourceKind.CALENDAR:
             source = MarkOwnChanges(source, self.own_changes)
-        return SyncRunner(self.sync_store, source, self.job_publisher)
+        return SyncRunner(self.sync_store, source, self.job_publisher, follow_up)
 
     @functools.cached_property
     def own_changes(self) -> FirestoreOwnChanges:
@@ -161,17 +195,49 @@ class Container:
     @functools.cached_property
     def watch_service(self) -> WatchService:
         """Starts, renews and stops channels and watches; reconciles."""
+        from datetime import timedelta
+
         from shared.ports.sync import SourceKind
+        from shared.services.upkeep import UpkeepPolicy
         from shared.services.watches import WatchService
 
+        settings = self.settings
+        policy = UpkeepPolicy(
+            renew_before=timedelta(hours=settings.channel_renew_hours),
+            # A Gmail watch lasts 7 days: re-watch once it has fewer than 7 days - interval.
+            gmail_rewatch=timedelta(days=7) - timedelta(hours=settings.gmail_rewatch_hours),
+            reconcile_min=timedelta(minutes=settings.reconcile_after_minutes),
+            reconcile_max=timedelta(hours=settings.reconcile_max_hours),
+        )
         return WatchService(
-            self.settings,
+            settings,
             self.channels,
             self.sync_store,
             self.sources[SourceKind.GMAIL],
             {kind: self.sources[kind] for kind in (SourceKind.DRIVE, SourceKind.CALENDAR)},
-            is_linked=lambda uid: self.linking.status(uid).status == "linked",
+            is_linked=self.is_linked,
             calendar_list=self.sources[SourceKind.CALENDAR],
+            policy=policy,
+        )
+
+    def is_linked(self, uid: str) -> bool:
+        """The user's Google account is linked (not unlinked, not waiting for a re-link)."""
+        return self.linking.status(uid).status == "linked"
+
+    @functools.cached_property
+    def maintenance(self) -> MaintenanceService:
+        """The maintenance tick and its workers."""
+        from shared.services.maintenance import MaintenanceService
+
+        return MaintenanceService(
+            self.watch_service,
+            self.sync_store,
+            self.due_index,
+            self.work_queue,
+            self.tick_queue,
+            self.sync_runner,
+            self.is_linked,
+            self.devices.prune_stale,
         )
 
     @functools.cached_property

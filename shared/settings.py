@@ -97,7 +97,27 @@ class Settings(BaseSettings):
         default=12, ge=1, le=72, description="Renew channels expiring within this many hours."
     )
     reconcile_after_minutes: int = Field(
-        default=30, ge=1, description="Sync sources that got no push for this long."
+        default=30,
+        ge=1,
+        description="Shortest reconcile interval: a silent, unhealthy or lossy source.",
+    )
+    reconcile_max_hours: int = Field(
+        default=8,
+        ge=1,
+        le=48,
+        description="Longest reconcile interval: a healthy source (bounds a dropped push).",
+    )
+    gmail_rewatch_hours: int = Field(
+        default=24,
+        ge=1,
+        le=144,
+        description="Call Gmail users.watch again this often (a watch lasts 7 days).",
+    )
+    maintenance_work_topic: str = Field(
+        default="maintenance-work", description="Topic of maintenance work batches."
+    )
+    maintenance_ticks_topic: str = Field(
+        default="maintenance-ticks", description="Topic of maintenance ticks (continuations)."
     )
 
     max_request_bytes: int = Field(

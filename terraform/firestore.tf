@@ -44,14 +44,12 @@ resource "google_firestore_field" "ttl" {
   index_config {}
 }
 
-# Collection-group queries (reconcile and renewal scan every user's cursors; pruning scans
-# devices) need collection-group single-field indexes, which Firestore does not create on
+# Collection-group queries (the maintenance tick reads every user's cursors by due_at; pruning
+# scans devices) need collection-group single-field indexes, which Firestore does not create on
 # its own. Collection scope stays indexed as well.
 locals {
   collection_group_fields = {
-    cursors_source       = { collection = "cursors", field = "source" }
-    cursors_last_synced  = { collection = "cursors", field = "last_synced_at" }
-    cursors_dirty        = { collection = "cursors", field = "dirty" }
+    cursors_due_at       = { collection = "cursors", field = "due_at" }
     devices_last_seen_at = { collection = "devices", field = "last_seen_at" }
   }
 }

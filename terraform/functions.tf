@@ -94,11 +94,11 @@ locals {
       # I/O bound; one Http per sync pass.
       concurrency = 8
       settings = [
-        "GOOGLE_OAUTH_CLIENT_ID", "TOKEN_ENCRYPTION_KEY_ID", "PUSH_JOBS_TOPIC", "CALENDAR_WEBHOOK_URL",
+        "GOOGLE_OAUTH_CLIENT_ID", "TOKEN_ENCRYPTION_KEY_ID", "PUSH_JOBS_TOPIC", "MAINTENANCE_WORK_TOPIC", "CALENDAR_WEBHOOK_URL",
       ]
       env            = {}
       secrets        = ["oauth-client-secret", "token-encryption-keys"]
-      publish_topics = ["push-jobs"]
+      publish_topics = ["push-jobs", "maintenance-work"] # sync follow-ups
       fcm_sender     = false
     }
     drive_webhook = {
@@ -113,11 +113,11 @@ locals {
       max_instances   = 20
       concurrency     = 8
       settings = [
-        "GOOGLE_OAUTH_CLIENT_ID", "TOKEN_ENCRYPTION_KEY_ID", "PUSH_JOBS_TOPIC", "DRIVE_WEBHOOK_URL",
+        "GOOGLE_OAUTH_CLIENT_ID", "TOKEN_ENCRYPTION_KEY_ID", "PUSH_JOBS_TOPIC", "MAINTENANCE_WORK_TOPIC", "DRIVE_WEBHOOK_URL",
       ]
       env            = {}
       secrets        = ["oauth-client-secret", "token-encryption-keys"]
-      publish_topics = ["push-jobs"]
+      publish_topics = ["push-jobs", "maintenance-work"] # sync follow-ups
       fcm_sender     = false
     }
     gmail_receiver = {
@@ -131,31 +131,49 @@ locals {
       timeout_seconds = 60
       max_instances   = 20
       concurrency     = 8
-      settings        = ["GOOGLE_OAUTH_CLIENT_ID", "TOKEN_ENCRYPTION_KEY_ID", "PUSH_JOBS_TOPIC"]
+      settings        = ["GOOGLE_OAUTH_CLIENT_ID", "TOKEN_ENCRYPTION_KEY_ID", "PUSH_JOBS_TOPIC", "MAINTENANCE_WORK_TOPIC"]
       env             = {}
       secrets         = ["oauth-client-secret", "token-encryption-keys"]
-      publish_topics  = ["push-jobs"]
+      publish_topics  = ["push-jobs", "maintenance-work"] # sync follow-ups
       fcm_sender      = false
     }
     watch_maintenance = {
-      description = "Watch maintenance: renews channels and the Gmail watch, stops orphans, reconciles silent accounts."
+      description = "Maintenance tick: claims the sources due for upkeep and publishes them as bounded work batches."
       kind        = "event"
       public      = false
       topic       = "maintenance-ticks"
+      memory      = "256Mi"
+      cpu         = "1"
+      # At most 5,000 claims (10 query pages and 10 BatchWrite calls) per invocation, then a
+      # continuation message: seconds, whatever the number of accounts.
+      timeout_seconds = 120
+      max_instances   = 2
+      concurrency     = 1
+      settings        = ["MAINTENANCE_WORK_TOPIC", "MAINTENANCE_TICKS_TOPIC"]
+      env             = {}
+      secrets         = []
+      publish_topics  = ["maintenance-work", "maintenance-ticks"]
+      fcm_sender      = false
+    }
+    maintenance_worker = {
+      description = "Maintenance worker: one batch of at most 30 sources (repair, renew, re-watch, reconcile), a sync follow-up or 500 stale devices."
+      kind        = "event"
+      public      = false
+      topic       = "maintenance-work"
       memory      = "512Mi"
       cpu         = "1"
-      # Walks every channel or stale cursor; the longest task of the system.
+      # A batch of 30 sources, each at worst a renewal and a 5-pass sync with Google retries.
       timeout_seconds = 540
-      # Scheduler ticks are minutes apart; one instance at a time avoids double renewals.
-      max_instances = 1
-      concurrency   = 1
+      # Bounds the Google request rate of maintenance (per-project quotas: docs/scale.md).
+      max_instances = 20
+      concurrency   = 4
       settings = [
         "GOOGLE_OAUTH_CLIENT_ID", "TOKEN_ENCRYPTION_KEY_ID", "PUSH_JOBS_TOPIC", "GMAIL_TOPIC",
-        "CALENDAR_WEBHOOK_URL", "DRIVE_WEBHOOK_URL",
+        "CALENDAR_WEBHOOK_URL", "DRIVE_WEBHOOK_URL", "MAINTENANCE_WORK_TOPIC",
       ]
       env            = {}
       secrets        = ["oauth-client-secret", "token-encryption-keys"]
-      publish_topics = ["push-jobs"]
+      publish_topics = ["push-jobs", "maintenance-work"]
       fcm_sender     = false
     }
     push_dispatch = {

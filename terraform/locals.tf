@@ -30,6 +30,8 @@ locals {
     GMAIL_TOPIC               = google_pubsub_topic.topic["gmail-notifications"].name
     CALENDAR_WEBHOOK_URL      = local.webhook_urls.calendar
     DRIVE_WEBHOOK_URL         = local.webhook_urls.drive
+    MAINTENANCE_WORK_TOPIC    = google_pubsub_topic.topic["maintenance-work"].name
+    MAINTENANCE_TICKS_TOPIC   = google_pubsub_topic.topic["maintenance-ticks"].name
   }
 
   source_archive = coalesce(var.source_archive, "${path.module}/.build/source.zip")

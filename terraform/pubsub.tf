@@ -10,7 +10,10 @@ locals {
       description = "One job per push to send; the receivers publish, push_dispatch consumes."
     }
     "maintenance-ticks" = {
-      description = "Cloud Scheduler ticks ({task}) for watch_maintenance: renew watches, reconcile."
+      description = "Cloud Scheduler ticks ({task}) for watch_maintenance, and its own continuations."
+    }
+    "maintenance-work" = {
+      description = "Bounded maintenance batches (claimed sources, sync follow-ups, prune) for maintenance_worker."
     }
   }
 

@@ -1,20 +1,17 @@
-# Ticks for watch_maintenance. Renewal keeps Calendar/Drive channels and the Gmail watch alive
-# (Gmail at least daily, Drive channels last about a day); reconcile syncs accounts that got no
-# push for a while, because Google drops some. Payload: JSON {"task": "<name>"}, also as attribute.
+# Ticks for watch_maintenance. A tick queries only the sources whose due time has come
+# (renewal, Gmail re-watch, repair of a failed watch, adaptive reconcile) and publishes them in
+# bounded batches to maintenance-work; the period bounds how late due work starts (docs/scale.md).
+# Payload: JSON {"task": "<name>"}, also as attribute.
 
 locals {
   maintenance_jobs = {
-    renew = {
-      schedule    = "0 * * * *"
-      description = "Renew channels and watches that expire soon; stop those of unlinked users."
-    }
-    reconcile = {
-      schedule    = "*/15 * * * *"
-      description = "Sync accounts that have not synced for a while (pushes Google dropped)."
+    tick = {
+      schedule    = "*/5 * * * *"
+      description = "Claim the sources due for renewal, re-watch, repair or reconcile; publish them as work."
     }
     prune = {
       schedule    = "30 3 * * *"
-      description = "Delete a bounded batch of devices not registered again for DEVICE_STALE_DAYS."
+      description = "Start pruning devices not registered again for DEVICE_STALE_DAYS (500 per work message)."
     }
   }
 }

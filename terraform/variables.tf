@@ -119,7 +119,7 @@ variable "function_settings" {
     condition = alltrue([
       for name, fn in var.function_settings : contains([
         "oauth_callback", "account_api", "calendar_api", "calendar_webhook", "drive_webhook",
-        "gmail_receiver", "push_dispatch", "watch_maintenance",
+        "gmail_receiver", "push_dispatch", "watch_maintenance", "maintenance_worker",
       ], name)
       && fn.min_instances >= 0
       && (fn.max_instances == null ? true : fn.max_instances >= 1)

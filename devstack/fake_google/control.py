@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
+from devstack.fake_google.bulk import register_bulk_routes
 from devstack.fake_google.config import OAuthClient
 from devstack.fake_google.context import ServerContext
 from devstack.fake_google.errors import GoogleApiError
@@ -303,6 +304,8 @@ def register_control_routes(app: Flask, ctx: ServerContext) -> None:
                 nonce=_optional(body, "nonce", str),
             )
             return json_response({"code": code.code, "client_id": client_id, "sub": user.sub})
+
+    register_bulk_routes(app, ctx, _body)
 
     for module in ctx.registry.modules:
         for index, route in enumerate(module.control_routes):

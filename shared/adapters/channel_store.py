@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared import doc_ids
@@ -57,13 +56,6 @@ class FirestoreChannelStore:
     def of_user(self, uid: str) -> list[Channel]:
         """Every channel of one user."""
         query = self._db.collection(Collections.CHANNELS).where(filter=where("uid", "==", uid))
-        return [_channel(doc.id, doc.to_dict() or {}) for doc in query.stream()]
-
-    def expiring_before(self, moment: datetime) -> list[Channel]:
-        """Channels that must be renewed now."""
-        query = self._db.collection(Collections.CHANNELS).where(
-            filter=where("expires_at", "<", moment)
-        )
         return [_channel(doc.id, doc.to_dict() or {}) for doc in query.stream()]
 
     def route_gmail(self, address: str, uid: str) -> None:

@@ -8,7 +8,7 @@ one day for ``changes``).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.adapters.google_channels import channel_body, stop_channel, watch_grant
@@ -22,6 +22,9 @@ from shared.sources.drive_changes import bounded
 
 _PAGE_SIZE = 100
 _CHANNEL_LIFETIME = timedelta(days=1)
+# https://developers.google.com/workspace/drive/api/guides/push#renew-channels: a changes
+# channel lasts at most 604800 s; a minute less so the request is never out of range.
+_REQUESTED_LIFETIME = timedelta(days=7) - timedelta(minutes=1)
 
 
 class DriveSource:
@@ -76,14 +79,19 @@ class DriveSource:
         return CursorState(self._start_page_token(key.uid))
 
     def watch(self, key: SyncKey, cursor: str | None, request: ChannelRequest) -> WatchGrant:
-        """``changes.watch`` from the page token ``cursor``."""
+        """``changes.watch`` from the page token ``cursor``, asking for the longest channel
+        a ``changes`` resource allows (one week; the default is one hour, and Google may
+        grant less: the answered ``expiration`` is what renewal follows). A weekly renewal
+        instead of a daily one keeps an idle account within its Google call budget."""
+        expiration = datetime.now(UTC) + _REQUESTED_LIFETIME
+        body = {**channel_body(request), "expiration": str(int(expiration.timestamp() * 1000))}
         response = self._call(
             key.uid,
             lambda s: s.changes().watch(
                 pageToken=cursor,
                 supportsAllDrives=True,
                 includeItemsFromAllDrives=True,
-                body=channel_body(request),
+                body=body,
             ),
             resend_safe=False,
         )

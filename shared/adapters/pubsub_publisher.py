@@ -1,7 +1,9 @@
-"""Publishes push jobs to Pub/Sub (honours PUBSUB_EMULATOR_HOST like every Google client)."""
+"""Publishes to Pub/Sub (honours PUBSUB_EMULATOR_HOST like every Google client): push jobs,
+and JSON messages of the maintenance topics."""
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -10,8 +12,8 @@ from shared.activity import PushJob
 _PUBLISH_TIMEOUT_SECONDS = 20
 
 
-class PubSubJobPublisher:
-    """The ``JobPublisher`` port over google-cloud-pubsub; the client is built on first use."""
+class PubSubTopic:
+    """One topic over google-cloud-pubsub; the client is built on first use."""
 
     def __init__(self, project_id: str, topic: str) -> None:
         self._project_id = project_id
@@ -27,12 +29,27 @@ class PubSubJobPublisher:
                 self._client = PublisherClient()
             return self._client
 
-    def publish(self, jobs: list[PushJob]) -> None:
-        """Publish every job and wait until Pub/Sub has them all (raises otherwise)."""
+    def send(self, messages: list[tuple[bytes, dict[str, str]]]) -> None:
+        """Publish every (data, attributes) and wait until Pub/Sub has them all (raises
+        otherwise)."""
         client = self._publisher()
         topic = client.topic_path(self._project_id, self._topic)
-        futures = [
-            client.publish(topic, job.model_dump_json().encode(), job_id=job.job_id) for job in jobs
-        ]
+        futures = [client.publish(topic, data, **attributes) for data, attributes in messages]
         for future in futures:
             future.result(timeout=_PUBLISH_TIMEOUT_SECONDS)
+
+
+class PubSubJobPublisher(PubSubTopic):
+    """The ``JobPublisher`` port."""
+
+    def publish(self, jobs: list[PushJob]) -> None:
+        """Publish every job (attribute ``job_id``)."""
+        self.send([(job.model_dump_json().encode(), {"job_id": job.job_id}) for job in jobs])
+
+
+class PubSubMessagePublisher(PubSubTopic):
+    """The ``WorkQueue`` port: one message per JSON body (attribute ``task``)."""
+
+    def publish(self, bodies: list[dict[str, Any]]) -> None:
+        """Publish every body."""
+        self.send([(json.dumps(body).encode(), {"task": str(body["task"])}) for body in bodies])

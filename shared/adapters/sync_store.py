@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +79,13 @@ class FirestoreSyncStore:
         return self.cursor_ref(key).collection("lease").document("current")
 
     def request(
-        self, key: SyncKey, owner: str, now: datetime, lease: timedelta, pushed: int | None
+        self,
+        key: SyncKey,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        pushed: int | None,
+        delivery: str | None = None,
     ) -> RequestResult:
         """Take the lease when it is free; otherwise mark the source dirty for its holder.
 
@@ -94,28 +100,34 @@ class FirestoreSyncStore:
         if pushed is not None and stored is not None and pushed <= stored:
             return RequestResult.STALE
         for _ in range(2):
-            if self._claim(key, owner, now, lease):
+            if self._claim(key, owner, now, lease, delivery):
                 return RequestResult.RUN
             self.cursor_ref(key).update({"dirty": True})
             # The holder may have finished between our claim and our dirty write; a second
             # claim then succeeds. If it fails, the holder's finish sees our dirty flag.
         return RequestResult.QUEUED
 
-    def _claim(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool:
+    def _claim(
+        self, key: SyncKey, owner: str, now: datetime, lease: timedelta, delivery: str | None
+    ) -> bool:
         from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
 
         ref = self.lease_ref(key)
-        claim = {"owner": owner, "until": now + lease, "uid": key.uid}
+        claim = {"owner": owner, "until": now + lease, "uid": key.uid, "delivery": delivery}
         try:
             ref.create(claim)
             return True
         except AlreadyExists:
             pass
         held = ref.get()
-        if held.exists and (held.to_dict() or {}).get("until", now) > now:
+        lease_data = (held.to_dict() or {}) if held.exists else {}
+        redelivered = delivery is not None and lease_data.get("delivery") == delivery
+        if held.exists and lease_data.get("until", now) > now and not redelivered:
             return False
         try:
-            if held.exists:  # its holder died: take over, unless someone else just did
+            # Its holder died (lease over, or our own delivery came back): take over,
+            # unless someone else just did.
+            if held.exists:
                 ref.update(claim, option=self._db.write_option(last_update_time=held.update_time))
             else:
                 ref.create(claim)
@@ -127,7 +139,9 @@ class FirestoreSyncStore:
         held = self.lease_ref(key).get()
         return held.exists and (held.to_dict() or {}).get("owner") == owner
 
-    def begin_pass(self, key: SyncKey, owner: str) -> CursorState | None:
+    def begin_pass(
+        self, key: SyncKey, owner: str, notified_at: datetime | None = None
+    ) -> CursorState | None:
         """Clear the dirty flag under our lease and return the cursor to start from.
 
         Clearing before Google is read means every notification marked before this point
@@ -136,7 +150,10 @@ class FirestoreSyncStore:
         if not self._holds(key, owner):
             return None
         ref = self.cursor_ref(key)
-        ref.update({"dirty": False})
+        update: dict[str, Any] = {"dirty": False}
+        if notified_at is not None:
+            update["last_notified_at"] = notified_at
+        ref.update(update)
         data = ref.get().to_dict() or {}
         return CursorState(data.get("cursor"), data.get("index"), data.get("last_synced_at"))
 
@@ -240,11 +257,15 @@ class FirestoreSyncStore:
         return finish(self._db.transaction())
 
     def release(self, key: SyncKey, owner: str) -> None:
-        """Give the lease up (after a failure) and leave the source dirty for a retry."""
+        """Give the lease up (after a failure) and leave the source dirty and due now: the
+        next maintenance tick reconciles it (Google does not resend a channel
+        notification whose handling failed)."""
         from google.api_core.exceptions import FailedPrecondition, NotFound
 
+        now = datetime.now(UTC)
+        retry = {"dirty": True, "reconcile_at": now, "due_at": now}
         with contextlib.suppress(NotFound):  # the cursor is gone when the user unlinked
-            self.cursor_ref(key).update({"dirty": True})
+            self.cursor_ref(key).update(retry)
         held = self.lease_ref(key).get()
         if held.exists and (held.to_dict() or {}).get("owner") == owner:
             with contextlib.suppress(FailedPrecondition, NotFound):
@@ -299,14 +320,24 @@ class FirestoreSyncStore:
         """Record when the source's Gmail watch ends."""
         self.cursor_ref(key).update({"watch_expires_at": expires_at})
 
-    def of_kind(self, kind: SourceKind) -> Iterator[tuple[SyncKey, dict[str, Any]]]:
-        """Every cursor of one kind of source, across users."""
-        query = self._db.collection_group(Collections.CURSORS).where(
-            filter=where("source", "==", kind.value)
-        )
-        for snapshot in query.stream():
-            data = snapshot.to_dict() or {}
-            yield _key(data), data
+    def set_upkeep(self, key: SyncKey, fields: dict[str, Any], create: bool = False) -> bool:
+        """Merge upkeep fields into the cursor document (see ``shared/services/upkeep.py``)."""
+        from google.api_core.exceptions import NotFound
+
+        ref = self.cursor_ref(key)
+        if create:
+            identity = {
+                "uid": key.uid,
+                "source": key.kind.value,
+                "calendar_id": key.calendar_id or None,
+            }
+            ref.set({**identity, **fields}, merge=True)
+            return True
+        try:
+            ref.update(fields)
+        except NotFound:
+            return False
+        return True
 
     def calendars_of(self, uid: str) -> set[str]:
         """Ids of the calendars the user's cursors follow."""
@@ -319,20 +350,10 @@ class FirestoreSyncStore:
             str((snapshot.to_dict() or {}).get("calendar_id") or "") for snapshot in query.stream()
         } - {""}
 
-    def needing_reconcile(self, cutoff: datetime) -> Iterator[tuple[SyncKey, dict[str, Any]]]:
-        """Cursors not synced since ``cutoff``, or left dirty by a failed or lost pass."""
-        group = self._db.collection_group(Collections.CURSORS)
-        seen: set[str] = set()
-        for query in (
-            group.where(filter=where("last_synced_at", "<", cutoff)),
-            group.where(filter=where("dirty", "==", True)),
-        ):
-            for snapshot in query.stream():
-                if snapshot.reference.path in seen:
-                    continue
-                seen.add(snapshot.reference.path)
-                data = snapshot.to_dict() or {}
-                yield _key(data), data
+    def of_user(self, uid: str) -> list[tuple[SyncKey, dict[str, Any]]]:
+        """Every cursor document of one user."""
+        docs = self._user(uid).collection(Collections.CURSORS).stream()
+        return [(_key(data), data) for data in (doc.to_dict() or {} for doc in docs)]
 
 
 def _key(data: dict[str, Any]) -> SyncKey:

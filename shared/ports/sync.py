@@ -86,16 +86,29 @@ class RequestResult(StrEnum):
 class SyncStore(Protocol):
     """Port: cursors, leases, feed items and the outbox.
 
-        ``commit`` and ``finish_pass`` are each one transaction (``commit`` moves the cursor only
-    when ``cursor`` is given); ``request`` claims the lease
-        with a create-if-absent write and marks the source dirty with blind writes; the others
-        are single reads or writes (a batch for ``clear_outbox``).
+    ``commit`` and ``finish_pass`` are each one transaction; ``request`` claims the lease
+    with a create-if-absent write and marks the source dirty with blind writes; the others
+    are single reads or writes (a batch for ``clear_outbox``).
+
+    ``delivery``: a stable id of what triggered the run (a Pub/Sub message id, a channel
+    message number). A lease whose holder had the same delivery is taken over at once: that
+    delivery is being redelivered because its holder died or timed out.
+    ``notified_at``: set on the first pass of a run a Google notification started
+    (``last_notified_at``, which the watch health and adaptive reconcile read).
     """
 
     def request(
-        self, key: SyncKey, owner: str, now: datetime, lease: timedelta, pushed: int | None
+        self,
+        key: SyncKey,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        pushed: int | None,
+        delivery: str | None = None,
     ) -> RequestResult: ...
-    def begin_pass(self, key: SyncKey, owner: str) -> CursorState | None: ...
+    def begin_pass(
+        self, key: SyncKey, owner: str, notified_at: datetime | None = None
+    ) -> CursorState | None: ...
     def commit(
         self,
         key: SyncKey,

@@ -10,12 +10,11 @@ publishes to Pub/Sub (https://developers.google.com/workspace/gmail/api/guides/p
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.ports.sync import CursorState, SourceKind, SyncKey
+from shared.ports.sync import CursorState, SyncKey
 
 
 def secret_hash(secret: str) -> str:
@@ -60,7 +59,6 @@ class ChannelStore(Protocol):
     def get(self, channel_id: str) -> Channel | None: ...
     def delete(self, channel_id: str) -> None: ...
     def of_user(self, uid: str) -> list[Channel]: ...
-    def expiring_before(self, moment: datetime) -> list[Channel]: ...
     def route_gmail(self, address: str, uid: str) -> None: ...
     def gmail_owner(self, address: str) -> str | None: ...
 
@@ -80,12 +78,13 @@ class CursorRecords(Protocol):
         """Record when the source's Gmail watch ends."""
         ...
 
-    def of_kind(self, kind: SourceKind) -> Iterator[tuple[SyncKey, dict[str, Any]]]:
-        """Every cursor of one kind of source, across users."""
+    def set_upkeep(self, key: SyncKey, fields: dict[str, Any], create: bool = False) -> bool:
+        """Merge upkeep fields (watch state, due times) into the cursor document; with
+        ``create`` the document is made when missing. False when it is gone."""
         ...
 
-    def needing_reconcile(self, cutoff: datetime) -> Iterator[tuple[SyncKey, dict[str, Any]]]:
-        """Cursors not synced since ``cutoff`` or left dirty."""
+    def of_user(self, uid: str) -> list[tuple[SyncKey, dict[str, Any]]]:
+        """Every cursor document of one user (one query)."""
         ...
 
     def calendars_of(self, uid: str) -> set[str]:

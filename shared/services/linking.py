@@ -28,7 +28,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -102,8 +102,21 @@ class Grant:
     nonce: str | None = None  # the ID token's nonce claim (native sign-in)
 
 
+class FeatureWatch(BaseModel):
+    """How Google's changes of one feature reach the app: ``active`` (a live watch),
+    ``repairing`` (no live watch; being started again with backoff: alerts are delayed and
+    come from periodic syncs) or ``failed`` (repairs keep failing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feature: Feature
+    status: Literal["active", "repairing", "failed"]
+    last_notification_at: datetime | None = None
+    last_sync_at: datetime | None = None
+
+
 class LinkStatusView(BaseModel):
-    """The app's view of the Google link."""
+    """The app's view of the Google link (``watches`` only in ``GET /v1/google``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -111,6 +124,7 @@ class LinkStatusView(BaseModel):
     scopes: list[str] = []
     features: list[Feature] = []
     linked_at: datetime | None = None
+    watches: list[FeatureWatch] = []
 
 
 class StartedLink(BaseModel):
@@ -169,6 +183,7 @@ class Watches(Protocol):
 
     def start_all(self, uid: str, features: list[Feature]) -> list[str]: ...
     def stop_all(self, uid: str) -> None: ...
+    def health(self, uid: str, features: list[Feature]) -> list[dict[str, Any]]: ...
 
 
 def state_hash(state: str) -> str:
@@ -365,6 +380,14 @@ class LinkingService:
     def status(self, uid: str) -> LinkStatusView:
         """The link state with the scopes actually granted and the features they enable."""
         return self._store.link_status(uid)
+
+    def overview(self, uid: str) -> LinkStatusView:
+        """The link state with, per feature, the health of its watch."""
+        view = self._store.link_status(uid)
+        if not view.features:
+            return view
+        watches = [FeatureWatch(**watch) for watch in self._watches.health(uid, view.features)]
+        return view.model_copy(update={"watches": watches})
 
     def unlink(self, uid: str) -> None:
         """Stop watches, revoke the grant at Google, delete every Google-derived item."""

@@ -50,7 +50,9 @@ class ChannelNotice:
 class Runner(Protocol):
     """Port: the coalescing sync runner of one kind of source."""
 
-    def notify(self, key: SyncKey, pushed: int | None = None) -> RequestResult: ...
+    def notify(
+        self, key: SyncKey, pushed: int | None = None, delivery: str | None = None
+    ) -> RequestResult: ...
 
 
 class Outcome(StrEnum):
@@ -110,16 +112,19 @@ class NotificationService:
             return Outcome.HANDSHAKE
         return self._sync(SyncKey(channel.uid, kind, channel.calendar_id), None)
 
-    def gmail_notification(self, address: str, history_id: int) -> Outcome:
-        """A Gmail ``users.watch`` notification for ``address`` up to ``history_id``."""
+    def gmail_notification(
+        self, address: str, history_id: int, delivery: str | None = None
+    ) -> Outcome:
+        """A Gmail ``users.watch`` notification for ``address`` up to ``history_id``;
+        ``delivery``: its Pub/Sub message id (stable across redeliveries)."""
         uid = self._channels.gmail_owner(address)
         if uid is None:
             return Outcome.UNKNOWN_ADDRESS
-        return self._sync(SyncKey(uid, SourceKind.GMAIL), history_id)
+        return self._sync(SyncKey(uid, SourceKind.GMAIL), history_id, delivery)
 
-    def _sync(self, key: SyncKey, pushed: int | None) -> Outcome:
+    def _sync(self, key: SyncKey, pushed: int | None, delivery: str | None = None) -> Outcome:
         try:
-            result = self._runner(key.kind).notify(key, pushed=pushed)
+            result = self._runner(key.kind).notify(key, pushed=pushed, delivery=delivery)
         except AppError as exc:
             if exc.code not in ACCOUNT_NEEDS_USER:
                 raise

@@ -9,11 +9,23 @@ commits nothing. Item ids are deterministic, so a change seen twice is recorded 
 pushed once. Jobs are published after the commit and then cleared from the outbox; a
 crash in between leaves them in the outbox for the next pass (push dispatch deduplicates
 by job id, so a second publish is harmless).
+
+No waiting for the scheduler:
+- A run still dirty after ``MAX_PASSES`` (a mailbox busy through every pass) releases the
+  lease and hands the source to ``follow_up`` (a message on the maintenance work topic), so
+  the next run starts within seconds, in a fresh invocation with its own time budget.
+- A holder that dies mid-pass leaves its lease behind. The delivery that started it (a
+  Pub/Sub message, a channel notification) was never acknowledged, so the platform delivers
+  it again; the lease records that delivery's id, and the redelivery takes the lease over at
+  once instead of waiting for ``LEASE`` to run out. The bound is the trigger's retry delay
+  (Pub/Sub push: the subscription's minimum backoff, 10 s; Google's channel retries:
+  exponential backoff). A delivery acknowledged meanwhile by another holder needs nothing.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from shared.activity import ActivityItem, PushJob
@@ -39,39 +51,67 @@ LEASE = timedelta(seconds=120)
 class SyncRunner:
     """Runs notifications for one kind of source through the lease and the outbox."""
 
-    def __init__(self, store: SyncStore, source: Source, publisher: JobPublisher) -> None:
+    def __init__(
+        self,
+        store: SyncStore,
+        source: Source,
+        publisher: JobPublisher,
+        follow_up: Callable[[SyncKey], None] | None = None,
+    ) -> None:
         self._store = store
         self._source = source
         self._publisher = publisher
+        self._follow_up = follow_up
 
-    def notify(self, key: SyncKey, pushed: int | None = None) -> RequestResult:
-        """Record that ``key`` may have changes and sync it unless someone else is."""
-        owner = uuid.uuid4().hex
-        result = self._store.request(key, owner, datetime.now(UTC), LEASE, pushed)
-        if result is not RequestResult.RUN:
-            log.info("sync not started", extra={"source": key.kind.value, "result": result.value})
-            return result
-        self._run(key, owner)
+    def notify(
+        self, key: SyncKey, pushed: int | None = None, delivery: str | None = None
+    ) -> RequestResult:
+        """Record that a Google notification says ``key`` may have changes, and sync it
+        unless someone else is. ``delivery``: the notification's stable id (see module)."""
+        result, _ = self._request(key, pushed, delivery, notified=True)
         return result
 
-    def _run(self, key: SyncKey, owner: str) -> None:
+    def reconcile(self, key: SyncKey, delivery: str | None = None) -> int | None:
+        """Sync ``key`` although no notification came; the number of new feed items, or
+        None when another holder is running (it covers this request)."""
+        result, items = self._request(key, None, delivery, notified=False)
+        return items if result is RequestResult.RUN else None
+
+    def _request(
+        self, key: SyncKey, pushed: int | None, delivery: str | None, *, notified: bool
+    ) -> tuple[RequestResult, int]:
+        owner = uuid.uuid4().hex
+        now = datetime.now(UTC)
+        result = self._store.request(key, owner, now, LEASE, pushed, delivery)
+        if result is not RequestResult.RUN:
+            log.info("sync not started", extra={"source": key.kind.value, "result": result.value})
+            return result, 0
+        return result, self._run(key, owner, now if notified else None)
+
+    def _run(self, key: SyncKey, owner: str, notified_at: datetime | None) -> int:
+        items = 0
         try:
             self.flush_outbox(key.uid)
             for _ in range(MAX_PASSES):
-                state = self._store.begin_pass(key, owner)
+                state = self._store.begin_pass(key, owner, notified_at)
+                notified_at = None  # recorded once per run
                 if state is None:
                     log.warning("sync lease lost", extra={"source": key.kind.value})
-                    return
-                self._pass(key, state)
+                    return items
+                items += self._pass(key, state)
                 if not self._store.finish_pass(key, owner, datetime.now(UTC), LEASE):
-                    return
+                    return items
             log.warning("sync still dirty after max passes", extra={"source": key.kind.value})
             self._store.release(key, owner)
         except Exception:
             self._store.release(key, owner)
             raise
+        if self._follow_up is not None:
+            self._follow_up(key)
+        return items
 
-    def _pass(self, key: SyncKey, state: CursorState) -> None:
+    def _pass(self, key: SyncKey, state: CursorState) -> int:
+        """One pass; the number of new feed items it committed (0 when discarded)."""
         now = datetime.now(UTC)
         batch = self._source.fetch(key, state, now)
         # Items first, then record writes, the cursor with the last chunk: a pass cut short
@@ -95,7 +135,7 @@ class SyncRunner:
                 log.info(
                     "sync pass discarded: cursor moved meanwhile", extra={"source": key.kind.value}
                 )
-                return
+                return published
             published += len(jobs)
             self._publish(key.uid, jobs)
         log.info(
@@ -107,6 +147,7 @@ class SyncRunner:
                 **batch.notes,
             },
         )
+        return published
 
     def _publish(self, uid: str, jobs: list[PushJob]) -> None:
         if not jobs:

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from devstack.drivers.linking import link_via_consent
+from devstack.drivers.maintenance import tick
 from devstack.drivers.pubsub import collect, eventually
 from devstack.drivers.push import FakeFcm, device_body, new_token, put_device
 from devstack.drivers.watch import (
@@ -100,11 +101,12 @@ def test_drive_fault_leaves_the_source_dirty_for_reconcile(
     eventually(lambda: len(_webhook_answers(stack)) > answered, timeout=30)
     assert _statuses(stack, "drive.changes.list")[0] == (0 if status == 200 else status)
     # Google does not resend a channel notification the webhook failed: a failed pass
-    # leaves the cursor dirty, and the scheduled reconcile picks it up.
+    # leaves the cursor dirty and due, and the next maintenance tick reconciles it.
     cursor = stack.db.document(f"users/{linked.uid}/cursors/drive")
     if not _feed(stack, linked):
-        assert (cursor.get().to_dict() or {}).get("dirty") is True
-    stack.pubsub.publish_json("maintenance-ticks", {"task": "reconcile"})
+        record = cursor.get().to_dict() or {}
+        assert record.get("dirty") is True and record["due_at"] <= datetime.now(UTC)
+    tick(stack.pubsub)
     _exactly_once(stack, linked, {"plan.txt"})
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from devstack.drivers.maintenance import make_due, reconcile_due, tick
 from devstack.drivers.pubsub import eventually
 from devstack.drivers.push import FakeFcm, device_body, new_token, put_device
 from devstack.drivers.watch import calendar_change, calls, deliver_mail, drive_file, link_status
@@ -37,15 +38,14 @@ def _calendar(stack: RunningStack, user: LinkedUser) -> None:
 
 
 def _renew(stack: RunningStack, user: LinkedUser) -> None:
-    for channel in stack.db.collection("channels").where("uid", "==", user.uid).stream():
-        channel.reference.update({"expires_at": datetime.now(UTC) + timedelta(minutes=5)})
-    stack.pubsub.publish_json("maintenance-ticks", {"task": "renew"})
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    make_due(stack.db, user.uid, "drive", channel_expires_at=soon)
+    tick(stack.pubsub)
 
 
 def _reconcile(stack: RunningStack, user: LinkedUser) -> None:
-    for cursor in stack.db.collection(f"users/{user.uid}/cursors").stream():
-        cursor.reference.update({"last_synced_at": datetime.now(UTC) - timedelta(days=1)})
-    stack.pubsub.publish_json("maintenance-ticks", {"task": "reconcile"})
+    reconcile_due(stack.db, user.uid)
+    tick(stack.pubsub)
 
 
 CAUSES: dict[str, Callable[[RunningStack, LinkedUser], None]] = {

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from devstack.drivers.linking import api
+from devstack.drivers.maintenance import make_due, tick
 from devstack.drivers.pubsub import collect, eventually, wait_len
 from devstack.drivers.watch import calendar_change, calls, feed, live_channel
 from tests.e2e.conftest import LinkedUser, RunningStack
@@ -194,10 +195,9 @@ def test_renewal_replaces_the_channel_before_stopping_it(
     stack: RunningStack, linked: LinkedUser
 ) -> None:
     old = _live_channel(stack)
-    stack.db.document(f"channels/{old['id']}").update(
-        {"expires_at": datetime.now(UTC) + timedelta(hours=1)}
-    )
-    stack.pubsub.publish_json("maintenance-ticks", {"task": "renew"})
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    make_due(stack.db, linked.uid, "calendar", channel_expires_at=soon)
+    tick(stack.pubsub)
     eventually(
         lambda: any(c["id"] == old["id"] and c["stopped"] for c in _channels(stack)), timeout=30
     )

@@ -8,6 +8,7 @@ from typing import Any
 import requests
 
 from devstack.drivers.linking import api
+from devstack.drivers.maintenance import make_due, reconcile_due, tick
 from devstack.drivers.pubsub import collect, eventually, wait_len
 from devstack.drivers.watch import calls, deliver_mail, feed, notify_gmail
 from tests.e2e.conftest import LinkedUser, RunningStack
@@ -107,9 +108,8 @@ def test_dropped_notification_is_caught_by_reconcile(
     stack: RunningStack, linked: LinkedUser
 ) -> None:
     _deliver(stack, linked, "never pushed", notify="drop")
-    cursor = stack.db.document(f"users/{linked.uid}/cursors/gmail")
-    cursor.update({"last_synced_at": datetime.now(UTC) - timedelta(hours=2)})
-    stack.pubsub.publish_json("maintenance-ticks", {"task": "reconcile"})
+    reconcile_due(stack.db, linked.uid, "gmail")
+    tick(stack.pubsub)
     items = eventually(lambda: _feed(stack, linked), timeout=30)
     assert [item["title"] for item in items] == ["never pushed"]
     assert len(_settled_jobs(stack, 1)) == 1
@@ -169,9 +169,9 @@ def test_feed_pages_newest_first_and_filters(stack: RunningStack, linked: Linked
 
 def test_gmail_watch_is_renewed_daily(stack: RunningStack, linked: LinkedUser) -> None:
     cursor = stack.db.document(f"users/{linked.uid}/cursors/gmail")
-    cursor.update({"watch_expires_at": datetime.now(UTC) + timedelta(days=5)})
+    make_due(stack.db, linked.uid, "gmail", watch_expires_at=datetime.now(UTC) + timedelta(days=5))
     stack.google.reset_calls()
-    stack.pubsub.publish_json("maintenance-ticks", {"task": "renew"})
+    tick(stack.pubsub)
     eventually(lambda: _calls(stack, "gmail.users.watch") == 1, timeout=30)
     renewed = (cursor.get().to_dict() or {})["watch_expires_at"]
     assert renewed > datetime.now(UTC) + timedelta(days=6)

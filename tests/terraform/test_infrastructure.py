@@ -30,6 +30,7 @@ PLANNED: dict[str, tuple[str, str | None, bool]] = {
     "gmail_receiver": ("event", "gmail-notifications", False),
     "push_dispatch": ("event", "push-jobs", False),
     "watch_maintenance": ("event", "maintenance-ticks", False),
+    "maintenance_worker": ("event", "maintenance-work", False),
 }
 
 # Emulator hosts and endpoint overrides: never in production (Settings refuses them there).
@@ -44,7 +45,7 @@ OVERRIDES = frozenset(
 )
 
 TTL_COLLECTIONS = {"oauth_states", "idempotency", "push_claims", "activity", "own_changes"}
-TOPICS = {"gmail-notifications", "push-jobs", "maintenance-ticks"}
+TOPICS = {"gmail-notifications", "push-jobs", "maintenance-ticks", "maintenance-work"}
 
 
 @pytest.fixture(scope="module")
@@ -229,10 +230,10 @@ def test_every_ttl_collection_has_a_ttl_policy(config: Config) -> None:
     assert database["type"] == "FIRESTORE_NATIVE" and database["name"] == "(default)"
 
 
-def test_scheduler_ticks_every_maintenance_task_on_the_maintenance_topic(config: Config) -> None:
+def test_scheduler_ticks_and_prunes_on_the_maintenance_topic(config: Config) -> None:
     from functions.watch_maintenance import TASKS
 
-    assert set(config.locals["maintenance_jobs"]) == set(TASKS)
+    assert set(config.locals["maintenance_jobs"]) == set(TASKS) == {"tick", "prune"}
     job = config.resource("google_cloud_scheduler_job", "maintenance")
     assert expr(job["for_each"]) == "local.maintenance_jobs"
     target = block(job, "pubsub_target")
@@ -266,3 +267,17 @@ def test_public_urls_are_outputs(config: Config) -> None:
     expected = {"account_api_url", "calendar_api_url", "oauth_redirect_uri", "webhook_urls"}
     assert expected <= set(config.outputs)
     assert "function_service_accounts" in config.outputs
+
+
+def test_maintenance_tick_publishes_work_and_continuations(
+    functions: dict[str, dict[str, Any]],
+) -> None:
+    tick, worker = functions["watch_maintenance"], functions["maintenance_worker"]
+    assert set(tick["publish_topics"]) == {"maintenance-work", "maintenance-ticks"}
+    assert set(worker["publish_topics"]) == {"push-jobs", "maintenance-work"}
+    assert worker["timeout_seconds"] <= 540 and tick["timeout_seconds"] <= 540
+
+
+def test_cursors_are_indexed_for_the_due_query(config: Config) -> None:
+    fields = config.locals["collection_group_fields"]
+    assert {"collection": "cursors", "field": "due_at"} in fields.values()

@@ -1,19 +1,20 @@
-"""Which calendars are followed: ``WatchService.follow_calendars`` and the renewal tick's
-re-reading of calendar lists, over in-memory fakes of our ports."""
+"""Which calendars are followed: ``WatchService.follow_calendars`` and maintenance's hourly
+re-reading of calendar lists (tick, claim, worker), over in-memory fakes of our ports."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from shared.ports.sync import CursorState, SourceKind, SyncKey
 from shared.ports.watches import Channel, ChannelRequest, WatchGrant
 from shared.scopes import Feature
+from shared.services.maintenance import MaintenanceService, decode_sources
 from shared.services.watches import WatchService
 from shared.settings import Settings
+from tests.unit.test_maintenance import Cursors, Queue
 
 
 class Channels:
@@ -32,38 +33,10 @@ class Channels:
     def of_user(self, uid: str) -> list[Channel]:
         return [c for c in self.saved.values() if c.uid == uid]
 
-    def expiring_before(self, moment: datetime) -> list[Channel]:
-        return []
-
     def route_gmail(self, address: str, uid: str) -> None: ...
 
     def gmail_owner(self, address: str) -> str | None:
         return None
-
-
-class Cursors:
-    def __init__(self) -> None:
-        self.saved: dict[SyncKey, CursorState] = {}
-
-    def save_cursor(self, key: SyncKey, cursor: CursorState, now: datetime, **extra: Any) -> None:
-        self.saved[key] = cursor
-
-    def cursor_of(self, key: SyncKey) -> dict[str, Any] | None:
-        return {"cursor": self.saved[key].cursor} if key in self.saved else None
-
-    def set_watch_expiry(self, key: SyncKey, expires_at: datetime) -> None: ...
-
-    def of_kind(self, kind: SourceKind) -> Iterator[tuple[SyncKey, dict[str, Any]]]:
-        return iter([(key, {}) for key in self.saved if key.kind is kind])
-
-    def needing_reconcile(self, cutoff: datetime) -> Iterator[tuple[SyncKey, dict[str, Any]]]:
-        return iter([])
-
-    def calendars_of(self, uid: str) -> set[str]:
-        return {k.calendar_id for k in self.saved if k.uid == uid and k.kind is SourceKind.CALENDAR}
-
-    def forget(self, key: SyncKey) -> None:
-        self.saved.pop(key, None)
 
 
 class Google:
@@ -73,8 +46,10 @@ class Google:
         self.lists: dict[str, list[str] | Exception] = {}
         self.stopped: list[str] = []
         self.failing: set[str] = set()
+        self.reads = 0
 
     def followed_calendars(self, uid: str) -> list[str]:
+        self.reads += 1
         found = self.lists[uid]
         if isinstance(found, Exception):
             raise found
@@ -102,6 +77,13 @@ class NoMailbox:
     def stop(self, uid: str) -> None: ...
 
 
+class Quiet:
+    """A sync runner whose reconciles find nothing."""
+
+    def reconcile(self, key: SyncKey, delivery: str | None = None) -> int | None:
+        return 0
+
+
 def _service() -> tuple[WatchService, Channels, Cursors, Google]:
     channels, cursors, google = Channels(), Cursors(), Google()
     service = WatchService(
@@ -116,6 +98,29 @@ def _service() -> tuple[WatchService, Channels, Cursors, Google]:
     return service, channels, cursors, google
 
 
+def _an_hour_of_maintenance(service: WatchService, cursors: Cursors, hours: int = 1) -> int:
+    """Tick and work as the scheduler and the workers would, ``hours`` (and a minute) from
+    now: every calendar source is due for its list re-read. The number of work batches."""
+    work = Queue()
+    maintenance = MaintenanceService(
+        service, cursors, cursors, work, Queue(), lambda kind: Quiet(), lambda uid: True, _no_prune
+    )
+    now = datetime.now(UTC) + timedelta(hours=hours, minutes=1)
+    maintenance.tick(now, f"cycle-{hours}")
+    batches = 0
+    while work.bodies:
+        body = work.bodies.pop(0)
+        keys = decode_sources(body["sources"])
+        assert keys is not None
+        maintenance.work(keys, body["cycle"], now, f"delivery-{batches}")
+        batches += 1
+    return batches
+
+
+def _no_prune(now: datetime, limit: int) -> int:
+    return 0
+
+
 def _followed(channels: Channels, cursors: Cursors, uid: str) -> set[str]:
     on_channels = {c.calendar_id for c in channels.of_user(uid)}
     assert on_channels == cursors.calendars_of(uid)
@@ -128,8 +133,9 @@ def test_follows_exactly_the_list_and_the_tick_picks_up_changes() -> None:
     assert service.follow_calendars("u1") == {"calendars_started": 2, "calendars_stopped": 0}
     assert _followed(channels, cursors, "u1") == {"primary", "team@group.calendar.google.com"}
     google.lists["u1"] = ["primary", "holidays@group.v.calendar.google.com"]
-    counts = service.refresh_calendar_lists()
-    assert counts == {"calendars_started": 1, "calendars_stopped": 1, "calendar_lists_failed": 0}
+    reads = google.reads
+    assert _an_hour_of_maintenance(service, cursors) == 1
+    assert google.reads == reads + 1  # one list read for the account's two calendars
     assert _followed(channels, cursors, "u1") == {
         "primary",
         "holidays@group.v.calendar.google.com",
@@ -143,9 +149,19 @@ def test_one_calendar_failing_does_not_stop_the_others() -> None:
     google.failing = {"a@group.calendar.google.com"}
     with pytest.raises(TimeoutError):
         service.follow_calendars("u1")
-    assert _followed(channels, cursors, "u1") == {"primary", "b@group.calendar.google.com"}
+    assert {c.calendar_id for c in channels.of_user("u1")} == {
+        "primary",
+        "b@group.calendar.google.com",
+    }
+    failed = cursors.docs[SyncKey("u1", SourceKind.CALENDAR, "a@group.calendar.google.com")]
+    assert failed["watch_status"] == "repairing"  # maintenance starts it again
     google.failing = set()
-    assert service.refresh_calendar_lists()["calendars_started"] == 1
+    _an_hour_of_maintenance(service, cursors)
+    assert _followed(channels, cursors, "u1") == {
+        "primary",
+        "a@group.calendar.google.com",
+        "b@group.calendar.google.com",
+    }
 
 
 def test_an_unreadable_list_still_follows_the_primary_calendar() -> None:
@@ -154,4 +170,21 @@ def test_an_unreadable_list_still_follows_the_primary_calendar() -> None:
     assert service.start_all("u1", [Feature.CALENDAR]) == ["calendar"]
     assert _followed(channels, cursors, "u1") == {"primary"}
     google.lists["u1"] = ["primary", "team@group.calendar.google.com"]
-    assert service.refresh_calendar_lists()["calendars_started"] == 1
+    _an_hour_of_maintenance(service, cursors, hours=0)  # the list is re-read at once
+    assert _followed(channels, cursors, "u1") == {"primary", "team@group.calendar.google.com"}
+
+
+def test_a_failed_list_read_is_alerted_and_retried_sooner(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    service, channels, cursors, google = _service()
+    google.lists["u1"] = ["primary"]
+    service.follow_calendars("u1")
+    google.lists["u1"] = TimeoutError()
+    with caplog.at_level(logging.ERROR):
+        _an_hour_of_maintenance(service, cursors)
+    alerts = [r for r in caplog.records if getattr(r, "alert", None) == "calendar_list_failed"]
+    assert len(alerts) == 1
+    record = cursors.docs[SyncKey("u1", SourceKind.CALENDAR, "primary")]
+    assert record["calendar_list_at"] - datetime.now(UTC) < timedelta(hours=1, minutes=35)
+    assert _followed(channels, cursors, "u1") == {"primary"}

@@ -46,22 +46,35 @@ class MemoryStore:
         self.outbox_jobs: dict[str, PushJob] = {}
         self.records: dict[str, dict[str, object]] = {}
         self.commits: list[tuple[int, int, str | None]] = []
+        self.delivery: str | None = None
+        self.notified_at: datetime | None = None
+        self.always_dirty = False  # a mailbox busy through every pass
 
     def request(
-        self, key: SyncKey, owner: str, now: datetime, lease: timedelta, pushed: int | None
+        self,
+        key: SyncKey,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        pushed: int | None,
+        delivery: str | None = None,
     ) -> RequestResult:
         if pushed is not None and pushed <= int(self.cursor):
             return RequestResult.STALE
         self.dirty = True
-        if self.owner is not None:
+        redelivered = delivery is not None and delivery == self.delivery
+        if self.owner is not None and not redelivered:
             return RequestResult.QUEUED
-        self.owner = owner
+        self.owner, self.delivery = owner, delivery
         return RequestResult.RUN
 
-    def begin_pass(self, key: SyncKey, owner: str) -> CursorState | None:
+    def begin_pass(
+        self, key: SyncKey, owner: str, notified_at: datetime | None = None
+    ) -> CursorState | None:
         if self.owner != owner:
             return None
-        self.dirty = False
+        self.dirty = self.always_dirty
+        self.notified_at = notified_at or self.notified_at
         return CursorState(self.cursor)
 
     def commit(
@@ -229,3 +242,34 @@ def test_large_batches_commit_items_then_records_and_move_the_cursor_last() -> N
         (0, 100, "20"),
     ]
     assert len(store.records) == 1000 and store.cursor == "20" and len(publisher.published) == 250
+
+
+def test_a_run_still_dirty_after_its_passes_is_handed_to_a_follow_up() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    store.always_dirty = True
+    source = ScriptedSource([SyncBatch([_item(n)], str(20 + n)) for n in range(5)])
+    followed: list[SyncKey] = []
+    SyncRunner(store, source, publisher, followed.append).notify(KEY, pushed=11)
+    assert source.calls == 5 and len(publisher.published) == 5
+    assert followed == [KEY] and store.owner is None and store.dirty
+
+
+def test_a_redelivered_notification_takes_over_the_lease_of_its_dead_holder() -> None:
+    store = MemoryStore()
+    store.owner, store.delivery = "died-mid-pass", "message-7"
+    source = ScriptedSource([SyncBatch([_item(1)], "20"), SyncBatch([_item(2)], "30")])
+    runner = SyncRunner(store, source, RecordingPublisher())
+    assert runner.notify(KEY, pushed=11, delivery="message-8") is RequestResult.QUEUED
+    assert runner.notify(KEY, pushed=11, delivery="message-7") is RequestResult.RUN
+    assert store.cursor == "20" and source.calls == 1
+
+
+def test_reconcile_counts_new_items_and_records_no_notification() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    source = ScriptedSource([SyncBatch([_item(1), _item(2)], "20"), SyncBatch([], "20")])
+    runner = SyncRunner(store, source, publisher)
+    assert runner.reconcile(KEY) == 2 and store.notified_at is None
+    runner.notify(KEY, pushed=21)
+    assert store.notified_at is not None
+    store.owner = "someone-else"
+    assert runner.reconcile(KEY) is None
