@@ -15,15 +15,15 @@ locals {
 
   # Policy per kind of failure: the alert values it watches, what to do.
   alert_policies = {
-    watch_renewal = {
-      display_name = "Channel renewal or Gmail re-watch failing"
-      alerts       = ["channel_renewal_failed", "gmail_rewatch_failed"]
-      runbook      = "watch_maintenance could not renew a Calendar/Drive channel or the Gmail watch; pushes stop when it expires. Check Google errors (reason field) and the account's link status; a relink_required account is expected to fail."
-    }
     watch_repair = {
       display_name = "Watch start or repair failing"
       alerts       = ["watch_start_failed", "watch_repair_failed"]
-      runbook      = "A watch could not be started or repaired after linking; the account gets no pushes until the next renewal. Check the reason field and the Google API quota."
+      runbook      = "A watch could not be started at link time, or its renewal or repair failed three times in a row (maintenance_worker retries with backoff up to 6 h; GET /v1/google shows it failed). Check the reason and source fields and the Google API quota; a relink_required account is expected to fail."
+    }
+    calendar_list = {
+      display_name = "Calendar list re-read failing"
+      alerts       = ["calendar_list_failed"]
+      runbook      = "Maintenance could not read a user's calendar list; calendars added or removed since are not started or stopped. Check the reason field and the Calendar API quota."
     }
     reconcile = {
       display_name = "Reconcile sync failing"
@@ -144,7 +144,7 @@ resource "google_logging_metric" "alerts" {
     labels {
       key         = "alert"
       value_type  = "STRING"
-      description = "The alert value, e.g. channel_renewal_failed."
+      description = "The alert value, e.g. watch_repair_failed."
     }
     labels {
       key         = "function"

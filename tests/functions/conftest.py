@@ -54,6 +54,7 @@ from tests.functions.fakes import (
     MemoryPreferences,
     MemorySyncStore,
     RecordingPublisher,
+    RecordingQueue,
     Unreachable,
 )
 
@@ -68,6 +69,7 @@ SIGNATURES: dict[str, Literal["http", "cloudevent"]] = {
     "drive_webhook": "http",
     "gmail_receiver": "cloudevent",
     "watch_maintenance": "cloudevent",
+    "maintenance_worker": "cloudevent",
     "push_dispatch": "cloudevent",
 }
 
@@ -111,6 +113,8 @@ class World:
         self.claims = MemoryClaims(journal)
         self.fcm = FakeFcm(journal)
         self.own_changes = MemoryOwnChanges(journal)
+        self.work = RecordingQueue(journal, "maintenance-work")
+        self.ticks = RecordingQueue(journal, "maintenance-ticks")
         self.container = self._compose()
         self.credentials: FakeCredentials = self.container.credentials  # type: ignore[assignment]
 
@@ -128,6 +132,9 @@ class World:
             sync_store=self.sync,
             feed_reader=self.sync,
             job_publisher=self.publisher,
+            due_index=self.sync,
+            work_queue=self.work,
+            tick_queue=self.ticks,
             sources={
                 SourceKind.GMAIL: self.gmail,
                 SourceKind.DRIVE: self.drive,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from shared.activity import (
 from shared.errors import AppError, ErrorCode
 from shared.google_errors import GoogleFailure
 from shared.ports.identity import Caller
+from shared.ports.maintenance import DueSource
 from shared.ports.sync import (
     CursorState,
     IndexWrite,
@@ -399,9 +400,6 @@ class MemoryChannels:
     def of_user(self, uid: str) -> list[Channel]:
         return [channel for channel in self.channels.values() if channel.uid == uid]
 
-    def expiring_before(self, moment: datetime) -> list[Channel]:
-        return [channel for channel in self.channels.values() if channel.expires_at < moment]
-
     def route_gmail(self, address: str, uid: str) -> None:
         self._journal.writes.append("channels.route_gmail")
         self.gmail[address.strip().lower()] = uid
@@ -418,7 +416,8 @@ class MemorySyncStore:
         self._journal = journal
         self.cursors: dict[tuple[str, str], dict[str, Any]] = {}
         self.event_records: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-        self.leases: dict[tuple[str, str], tuple[str, datetime]] = {}
+        # (owner, until, delivery that started the run)
+        self.leases: dict[tuple[str, str], tuple[str, datetime, str | None]] = {}
         self.activity: dict[str, dict[str, ActivityItem]] = {}
         self.outboxes: dict[str, dict[str, PushJob]] = {}
 
@@ -432,7 +431,13 @@ class MemorySyncStore:
     # SyncStore
 
     def request(
-        self, key: SyncKey, owner: str, now: datetime, lease: timedelta, pushed: int | None
+        self,
+        key: SyncKey,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        pushed: int | None,
+        delivery: str | None = None,
     ) -> RequestResult:
         cursor = self.cursors.get(self._id(key))
         if cursor is None:
@@ -441,9 +446,10 @@ class MemorySyncStore:
         if pushed is not None and stored.isdigit() and pushed <= int(stored):
             return RequestResult.STALE
         held = self.leases.get(self._id(key))
-        if held is None or held[1] <= now:
+        redelivered = held is not None and delivery is not None and held[2] == delivery
+        if held is None or held[1] <= now or redelivered:
             self._write("lease")
-            self.leases[self._id(key)] = (owner, now + lease)
+            self.leases[self._id(key)] = (owner, now + lease, delivery)
             return RequestResult.RUN
         self._write("dirty")
         cursor["dirty"] = True
@@ -453,11 +459,15 @@ class MemorySyncStore:
         held = self.leases.get(self._id(key))
         return held is not None and held[0] == owner
 
-    def begin_pass(self, key: SyncKey, owner: str) -> CursorState | None:
+    def begin_pass(
+        self, key: SyncKey, owner: str, notified_at: datetime | None = None
+    ) -> CursorState | None:
         if not self._holds(key, owner):
             return None
         cursor = self.cursors[self._id(key)]
         cursor["dirty"] = False
+        if notified_at is not None:
+            cursor["last_notified_at"] = notified_at
         return CursorState(cursor.get("cursor"), cursor.get("index"))
 
     def commit(
@@ -485,7 +495,7 @@ class MemorySyncStore:
         if not self._holds(key, owner):
             return False
         if self.cursors.get(self._id(key), {}).get("dirty"):
-            self.leases[self._id(key)] = (owner, now + lease)
+            self.leases[self._id(key)] = (owner, now + lease, self.leases[self._id(key)][2])
             return True
         self._write("release")
         del self.leases[self._id(key)]
@@ -580,15 +590,44 @@ class MemorySyncStore:
         self._write("watch_expiry")
         self.cursors[self._id(key)]["watch_expires_at"] = expires_at
 
-    def of_kind(self, kind: SourceKind) -> Iterator[tuple[SyncKey, dict[str, Any]]]:
-        for data in list(self.cursors.values()):
-            if data["source"] == kind.value:
-                yield _key(data), dict(data)
+    def set_upkeep(self, key: SyncKey, fields: dict[str, Any], create: bool = False) -> bool:
+        stored = self.cursors.get(self._id(key))
+        if stored is None and not create:
+            return False
+        self._write("upkeep")
+        if stored is None:
+            identity = {"uid": key.uid, "source": key.kind.value}
+            stored = self.cursors[self._id(key)] = {
+                **identity,
+                "calendar_id": key.calendar_id or None,
+            }
+        stored.update(fields)
+        return True
 
-    def needing_reconcile(self, cutoff: datetime) -> Iterator[tuple[SyncKey, dict[str, Any]]]:
-        for data in list(self.cursors.values()):
-            if data["last_synced_at"] < cutoff or data.get("dirty"):
-                yield _key(data), dict(data)
+    def of_user(self, uid: str) -> list[tuple[SyncKey, dict[str, Any]]]:
+        return [(_key(data), dict(data)) for data in self.cursors.values() if data["uid"] == uid]
+
+    # DueIndex (the token is the document as read: a claim needs it unchanged)
+
+    def due(self, now: datetime, limit: int, after: DueSource | None) -> list[DueSource]:
+        rows = sorted(
+            (data["due_at"], key, dict(data))
+            for key, data in self.cursors.items()
+            if data.get("due_at") is not None and data["due_at"] <= now
+        )
+        if after is not None:
+            rows = [row for row in rows if row[:2] > after.token[:2]]
+        return [DueSource(_key(row[2]), row) for row in rows[:limit]]
+
+    def claim(self, items: list[DueSource], cycle: str, until: datetime) -> list[SyncKey]:
+        won = []
+        for item in items:
+            _, doc_key, seen = item.token
+            if self.cursors.get(doc_key) == seen:
+                self._write("claim")
+                self.cursors[doc_key].update(due_at=until, claim=cycle)
+                won.append(item.key)
+        return won
 
     # Feed readers
 
@@ -693,15 +732,16 @@ class FakeChannelSource(FakeSource):
     def __init__(self, kind: SourceKind, journal: Journal) -> None:
         super().__init__(kind, journal)
         self.open: dict[str, ChannelRequest] = {}
+        self.calendars = ["primary"]  # the calendar list, like a new Google account's
 
     def start_cursor(self, key: SyncKey, now: datetime) -> CursorState:
         self._call("start_cursor")
         return CursorState(str(self.position))
 
     def followed_calendars(self, uid: str) -> list[str]:
-        """The calendar list: the primary calendar only, like a new Google account."""
+        """The calendar list (``calendars``)."""
         self._call("calendar_list")
-        return ["primary"]
+        return list(self.calendars)
 
     def watch(self, key: SyncKey, cursor: str | None, request: ChannelRequest) -> WatchGrant:
         self._call("watch")
@@ -726,6 +766,19 @@ class RecordingPublisher:
     def publish(self, jobs: list[PushJob]) -> None:
         self._journal.writes.append("pubsub.publish")
         self.published += jobs
+
+
+class RecordingQueue:
+    """``WorkQueue``: keeps the published maintenance messages (work or tick topic)."""
+
+    def __init__(self, journal: Journal, topic: str) -> None:
+        self._journal = journal
+        self._topic = topic
+        self.bodies: list[dict[str, Any]] = []
+
+    def publish(self, bodies: list[dict[str, Any]]) -> None:
+        self._journal.writes.append(f"{self._topic}.publish")
+        self.bodies += bodies
 
 
 # Calendar

@@ -83,6 +83,7 @@ def test_a_notification_during_a_pass_only_marks_the_source_dirty(
     world.sync.leases[(key.uid, key.doc_id)] = (
         "another-instance",
         datetime.now(UTC) + timedelta(minutes=1),
+        None,
     )
     response = world.function(WEBHOOKS[kind]).post(
         "/", headers=headers_of(world, channel_of(world, kind))

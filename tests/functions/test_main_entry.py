@@ -36,6 +36,7 @@ EXPECTED = {
     "drive_webhook": 401,
     "gmail_receiver": 200,
     "watch_maintenance": 200,
+    "maintenance_worker": 200,
     "push_dispatch": 200,
 }
 
