@@ -5,11 +5,13 @@ calendar."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
 
 from devstack.drivers.linking import api
+from devstack.drivers.maintenance import make_due, tick
 from devstack.drivers.pubsub import collect, eventually, wait_len
 from devstack.drivers.push import FakeFcm, device_body, handled, new_token, put_device
 from devstack.drivers.watch import calendar_change, calendar_control, feed
@@ -36,8 +38,12 @@ def _live_calendars(stack: RunningStack) -> set[str]:
     return {c["calendarId"] for c in _channels(stack) if not c["stopped"]}
 
 
-def _renew(stack: RunningStack) -> None:
-    stack.pubsub.publish_json("maintenance-ticks", {"task": "renew"})
+def _renew(stack: RunningStack, user: LinkedUser) -> None:
+    """An hour later: the user's calendar sources are due for their calendar list re-read;
+    the scheduler's tick claims them and a maintenance worker re-reads the list."""
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    make_due(stack.db, user.uid, "calendar", calendar_list_at=past)
+    tick(stack.pubsub)
 
 
 def _seed(stack: RunningStack, user: LinkedUser, calendars: list[dict[str, Any]]) -> None:
@@ -68,7 +74,7 @@ def test_calendars_added_are_followed_and_removed_ones_stopped(
             {"id": UNTICKED, "accessRole": "owner", "selected": False},
         ],
     )
-    _renew(stack)
+    _renew(stack, linked)
     eventually(lambda: _live_calendars(stack) == {linked.email, TEAM, HOLIDAYS}, timeout=30)
     calendar_change(
         stack.urls.fake_google, linked.google["sub"], "insert", calendarId=TEAM, event=EVENT
@@ -82,7 +88,7 @@ def test_calendars_added_are_followed_and_removed_ones_stopped(
         stack.urls.fake_google, "calendars/remove", linked.google["sub"], calendarId=TEAM
     )
     _seed(stack, linked, [{"id": HOLIDAYS, "selected": False}])
-    _renew(stack)
+    _renew(stack, linked)
     eventually(lambda: not _cursor_exists(stack, linked, HOLIDAYS), timeout=30)
     assert _live_calendars(stack) == {linked.email}
     assert not _cursor_exists(stack, linked, TEAM)
@@ -93,7 +99,7 @@ def test_calendars_added_are_followed_and_removed_ones_stopped(
 
 def test_unlink_stops_every_calendar(stack: RunningStack, linked: LinkedUser) -> None:
     _seed(stack, linked, [{"id": TEAM, "accessRole": "writer"}])
-    _renew(stack)
+    _renew(stack, linked)
     eventually(lambda: _live_calendars(stack) == {linked.email, TEAM}, timeout=30)
     response = api(stack.function_url("account_api"), "DELETE", "/v1/google", linked.auth)
     assert response.status_code == 204
@@ -105,7 +111,7 @@ def test_pushes_name_the_calendar_and_can_be_muted_per_calendar(
     stack: RunningStack, linked: LinkedUser
 ) -> None:
     _seed(stack, linked, [{"id": TEAM, "accessRole": "writer"}])
-    _renew(stack)
+    _renew(stack, linked)
     eventually(lambda: _live_calendars(stack) == {linked.email, TEAM}, timeout=30)
     account = stack.function_url("account_api")
     token = new_token(stack.seen)

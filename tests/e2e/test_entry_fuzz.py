@@ -297,7 +297,7 @@ def event_data(draw: st.DrawFn) -> bytes:
     elif kind == "gmail":
         value = {"emailAddress": draw(st.one_of(ANY_TEXT, SPECIAL)), "historyId": draw(SCALARS)}
     elif kind == "task":
-        value = {"task": draw(st.one_of(st.sampled_from(["renew", "reconcile"]), SCALARS))}
+        value = {"task": draw(st.one_of(st.sampled_from(["tick", "prune", "renew"]), SCALARS))}
     else:
         value = {
             "job_id": draw(st.one_of(SPECIAL, ANY_TEXT)),

@@ -23,6 +23,7 @@ from devstack.drivers.linking import (
     result_of,
     start_link,
 )
+from devstack.drivers.maintenance import tick
 from devstack.drivers.pubsub import eventually
 from devstack.drivers.push import device_body, new_token, put_device
 from shared.scopes import ALL_SCOPES, FEATURE_SCOPES, Feature
@@ -243,8 +244,8 @@ def test_completion_not_made_in_time_is_revoked(
     code = completion_code(follow(approve(stack.urls.fake_google, consent, google_user["sub"])))
     for snapshot in stack.db.collection("link_completions").stream():
         snapshot.reference.update({"expires_at": datetime.now(UTC) - timedelta(seconds=1)})
-    # The maintenance sweep (Cloud Scheduler's renew tick) revokes what nobody completed.
-    stack.pubsub.publish_json("maintenance-ticks", {"task": "renew"})
+    # The maintenance tick (Cloud Scheduler, every 5 minutes) revokes what nobody completed.
+    tick(stack.pubsub)
     eventually(lambda: list(stack.db.collection("link_completions").stream()) == [], timeout=30)
     assert [call["status"] for call in _revocations(stack)] == [200]
     assert not _grant_live(stack, google_user["sub"])
