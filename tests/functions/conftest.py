@@ -27,6 +27,7 @@ from flask.testing import FlaskClient
 from functions_framework import create_app
 from werkzeug.test import TestResponse
 
+from devstack.topology import FUNCTIONS
 from shared import bootstrap
 from shared.bootstrap import Container
 from shared.ports.sync import SourceKind
@@ -60,16 +61,7 @@ from tests.functions.fakes import (
 ROOT = Path(__file__).resolve().parents[2]
 
 # How each function is triggered (functions-framework signature type).
-SIGNATURES: dict[str, Literal["http", "cloudevent"]] = {
-    "account_api": "http",
-    "calendar_api": "http",
-    "oauth_callback": "http",
-    "calendar_webhook": "http",
-    "drive_webhook": "http",
-    "gmail_receiver": "cloudevent",
-    "watch_maintenance": "cloudevent",
-    "push_dispatch": "cloudevent",
-}
+SIGNATURES = {spec.target: spec.signature for spec in FUNCTIONS}
 
 # Explicit settings: nothing read from the environment matters to this tier.
 SETTINGS = Settings(
