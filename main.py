@@ -1,24 +1,20 @@
-"""Deployment entry: exposes every function's entry point by name from one source archive.
+"""Deployment entry: exposes every function of ``functions/manifest.json`` by name from one
+source archive.
 
 Entry points are imported on first access, so each function instance loads only its own
-module and the libraries that module uses (cold start).
+module (``functions/<name>.py``) and the libraries that module uses (cold start).
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+from pathlib import Path
 from typing import Any
 
+MANIFEST = Path(__file__).resolve().parent / "functions" / "manifest.json"
 ENTRY_POINTS: dict[str, str] = {
-    "account_api": "functions.account_api",
-    "calendar_api": "functions.calendar_api",
-    "oauth_callback": "functions.oauth_callback",
-    "calendar_webhook": "functions.calendar_webhook",
-    "drive_webhook": "functions.drive_webhook",
-    "gmail_receiver": "functions.gmail_receiver",
-    "watch_maintenance": "functions.watch_maintenance",
-    "maintenance_worker": "functions.maintenance_worker",
-    "push_dispatch": "functions.push_dispatch",
+    name: f"functions.{name}" for name in json.loads(MANIFEST.read_text())["functions"]
 }
 
 

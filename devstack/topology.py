@@ -1,9 +1,14 @@
-"""What the local stack runs: every function with its trigger, as deployed in production."""
+"""What the local stack runs: every function of ``functions/manifest.json`` with its
+trigger, as deployed in production."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
+
+MANIFEST = Path(__file__).resolve().parent.parent / "functions" / "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -15,16 +20,15 @@ class FunctionSpec:
     topic: str | None = None
 
 
-FUNCTIONS: tuple[FunctionSpec, ...] = (
-    FunctionSpec("account_api", "http"),
-    FunctionSpec("calendar_api", "http"),
-    FunctionSpec("oauth_callback", "http"),
-    FunctionSpec("calendar_webhook", "http"),
-    FunctionSpec("drive_webhook", "http"),
-    FunctionSpec("gmail_receiver", "cloudevent", topic="gmail-notifications"),
-    FunctionSpec("watch_maintenance", "cloudevent", topic="maintenance-ticks"),
-    FunctionSpec("maintenance_worker", "cloudevent", topic="maintenance-work"),
-    FunctionSpec("push_dispatch", "cloudevent", topic="push-jobs"),
+def _spec(name: str, entry: dict[str, Any]) -> FunctionSpec:
+    signature: Literal["http", "cloudevent"] = (
+        "http" if entry["trigger"] == "http" else "cloudevent"
+    )
+    return FunctionSpec(name, signature, entry["topic"])
+
+
+FUNCTIONS: tuple[FunctionSpec, ...] = tuple(
+    _spec(name, entry) for name, entry in json.loads(MANIFEST.read_text())["functions"].items()
 )
 
 # Topics functions publish to (push jobs) and topics that trigger functions.

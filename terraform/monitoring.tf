@@ -25,6 +25,11 @@ locals {
       alerts       = ["calendar_list_failed"]
       runbook      = "Maintenance could not read a user's calendar list; calendars added or removed since are not started or stopped. Check the reason field and the Calendar API quota."
     }
+    calendar_list = {
+      display_name = "Calendar list re-read failing"
+      alerts       = ["calendar_list_failed"]
+      runbook      = "Maintenance could not read a user's calendar list; calendars added or removed since are not started or stopped. Check the reason field and the Calendar API quota."
+    }
     reconcile = {
       display_name = "Reconcile sync failing"
       alerts       = ["reconcile_failed"]

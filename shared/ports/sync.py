@@ -153,3 +153,9 @@ class FeedRecorder(Protocol):
 
     def record(self, uid: str, items: list[ActivityItem], now: datetime) -> list[PushJob]: ...
     def clear_outbox(self, uid: str, job_ids: Iterable[str]) -> None: ...
+
+
+class Outbox(Protocol):
+    """Port: forgets outbox jobs once they are published."""
+
+    def clear_outbox(self, uid: str, job_ids: Iterable[str]) -> None: ...

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from shared.activity import relink_item
 from shared.logs import get_logger
 from shared.ports.sync import FeedRecorder, JobPublisher
+from shared.services.sync import publish_committed
 
 log = get_logger(__name__)
 
@@ -38,7 +39,6 @@ class RelinkNotifier:
             self._stop_watches(uid)
         except Exception as exc:  # best effort: the account state is already final
             log.warning("stopping watches failed", extra={"reason": type(exc).__name__})
-        jobs = self._feed.record(uid, [relink_item(uid, datetime.now(UTC))], datetime.now(UTC))
-        if jobs:
-            self._publisher.publish(jobs)
-            self._feed.clear_outbox(uid, [job.job_id for job in jobs])
+        now = datetime.now(UTC)
+        jobs = self._feed.record(uid, [relink_item(uid, now)], now)
+        publish_committed(self._publisher, self._feed, uid, jobs)

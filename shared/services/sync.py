@@ -34,6 +34,7 @@ from shared.ports.sync import (
     CursorState,
     IndexWrite,
     JobPublisher,
+    Outbox,
     RequestResult,
     Source,
     SyncKey,
@@ -150,13 +151,21 @@ class SyncRunner:
         return published
 
     def _publish(self, uid: str, jobs: list[PushJob]) -> None:
-        if not jobs:
-            return
-        self._publisher.publish(jobs)
-        self._store.clear_outbox(uid, [job.job_id for job in jobs])
+        publish_committed(self._publisher, self._store, uid, jobs)
 
     def flush_outbox(self, uid: str) -> int:
         """Publish jobs a crashed pass committed but did not publish."""
         jobs = self._store.outbox(uid)
         self._publish(uid, jobs)
         return len(jobs)
+
+
+def publish_committed(
+    publisher: JobPublisher, outbox: Outbox, uid: str, jobs: list[PushJob]
+) -> None:
+    """Publish jobs already committed to the user's outbox, then forget them there (a crash
+    in between leaves them for the next flush; dispatch deduplicates by job id)."""
+    if not jobs:
+        return
+    publisher.publish(jobs)
+    outbox.clear_outbox(uid, [job.job_id for job in jobs])

@@ -117,5 +117,5 @@ def test_calendar_writes_through_our_api_are_by_me(stack: RunningStack, linked: 
         ("calendar.changed", "Mine", True),
         ("calendar.changed", "Mine, moved", True),
         ("calendar.changed", "Theirs", False),
-        ("calendar.deleted", None, True),
+        ("calendar.deleted", "Theirs", True),  # a deletion keeps the title last seen
     ]

@@ -27,6 +27,7 @@ from flask.testing import FlaskClient
 from functions_framework import create_app
 from werkzeug.test import TestResponse
 
+from devstack.topology import FUNCTIONS
 from shared import bootstrap
 from shared.bootstrap import Container
 from shared.ports.sync import SourceKind
@@ -54,24 +55,13 @@ from tests.functions.fakes import (
     MemoryPreferences,
     MemorySyncStore,
     RecordingPublisher,
-    RecordingQueue,
     Unreachable,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # How each function is triggered (functions-framework signature type).
-SIGNATURES: dict[str, Literal["http", "cloudevent"]] = {
-    "account_api": "http",
-    "calendar_api": "http",
-    "oauth_callback": "http",
-    "calendar_webhook": "http",
-    "drive_webhook": "http",
-    "gmail_receiver": "cloudevent",
-    "watch_maintenance": "cloudevent",
-    "maintenance_worker": "cloudevent",
-    "push_dispatch": "cloudevent",
-}
+SIGNATURES = {spec.target: spec.signature for spec in FUNCTIONS}
 
 # Explicit settings: nothing read from the environment matters to this tier.
 SETTINGS = Settings(
@@ -113,8 +103,6 @@ class World:
         self.claims = MemoryClaims(journal)
         self.fcm = FakeFcm(journal)
         self.own_changes = MemoryOwnChanges(journal)
-        self.work = RecordingQueue(journal, "maintenance-work")
-        self.ticks = RecordingQueue(journal, "maintenance-ticks")
         self.container = self._compose()
         self.credentials: FakeCredentials = self.container.credentials  # type: ignore[assignment]
 
@@ -132,9 +120,6 @@ class World:
             sync_store=self.sync,
             feed_reader=self.sync,
             job_publisher=self.publisher,
-            due_index=self.sync,
-            work_queue=self.work,
-            tick_queue=self.ticks,
             sources={
                 SourceKind.GMAIL: self.gmail,
                 SourceKind.DRIVE: self.drive,

@@ -6,6 +6,7 @@ here, so there is no plan to inspect).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -19,19 +20,6 @@ from tests.terraform._hcl import TERRAFORM_DIR, Config, block, dynamic, expr, lo
 pytestmark = pytest.mark.unit
 
 FUNCTION = "google_cloudfunctions2_function"
-
-# The product's functions: kind, trigger topic, public. Only those in main.ENTRY_POINTS deploy.
-PLANNED: dict[str, tuple[str, str | None, bool]] = {
-    "oauth_callback": ("http", None, True),
-    "account_api": ("http", None, True),
-    "calendar_api": ("http", None, True),
-    "calendar_webhook": ("http", None, True),
-    "drive_webhook": ("http", None, True),
-    "gmail_receiver": ("event", "gmail-notifications", False),
-    "push_dispatch": ("event", "push-jobs", False),
-    "watch_maintenance": ("event", "maintenance-ticks", False),
-    "maintenance_worker": ("event", "maintenance-work", False),
-}
 
 # Emulator hosts and endpoint overrides: never in production (Settings refuses them there).
 OVERRIDES = frozenset(
@@ -55,7 +43,11 @@ def config() -> Config:
 
 @pytest.fixture(scope="module")
 def functions(config: Config) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = config.locals["functions"]
+    """The manifest Terraform deploys (``local.functions`` decodes the same file)."""
+    assert expr(config.locals["functions"]) == (
+        'jsondecode(file("${path.module}/../functions/manifest.json")).functions'
+    )
+    found: dict[str, dict[str, Any]] = json.loads(main.MANIFEST.read_text())["functions"]
     return found
 
 
@@ -82,13 +74,16 @@ def test_deployed_functions_are_exactly_the_entry_points(
     assert set(config.of_type(FUNCTION)) == {"function"}, "every function comes from the map"
 
 
-def test_every_entry_point_is_a_planned_function_with_its_trigger_and_access(
-    functions: dict[str, dict[str, Any]],
+def test_every_function_has_a_module_and_a_consistent_trigger(
+    config: Config, functions: dict[str, dict[str, Any]]
 ) -> None:
-    assert set(main.ENTRY_POINTS) <= set(PLANNED), "a new function needs its row in PLANNED"
     for name, fn in functions.items():
-        kind, topic, public = PLANNED[name]
-        assert (fn["kind"], fn["topic"], fn["public"]) == (kind, topic, public), name
+        assert (TERRAFORM_DIR.parent / "functions" / f"{name}.py").is_file(), name
+        assert fn["trigger"] in ("http", "event"), name
+        # Only Pub/Sub redelivers: an HTTP caller retries itself.
+        assert fn["retry"] is (fn["trigger"] == "event"), name
+        for topic in fn["publish_topics"]:
+            assert topic in config.locals["topics"], (name, topic)
 
 
 def test_env_names_are_settings_fields_and_never_overrides(
@@ -152,22 +147,24 @@ def test_event_functions_are_private_and_triggered_by_their_topic(
 ) -> None:
     resource = config.resource(FUNCTION, "function")
     trigger = dynamic(resource, "event_trigger")
-    assert expr(trigger["for_each"]) == 'each.value.kind == "event" ? [each.value.topic] : []'
+    assert expr(trigger["for_each"]) == 'each.value.trigger == "event" ? [each.value.topic] : []'
     content = block(trigger, "content")
     assert expr(content["pubsub_topic"]) == "google_pubsub_topic.topic[event_trigger.value].id"
     assert content["event_type"] == "google.cloud.pubsub.topic.v1.messagePublished"
-    assert content["retry_policy"] == "RETRY_POLICY_RETRY"
+    assert expr(content["retry_policy"]) == (
+        'each.value.retry ? "RETRY_POLICY_RETRY" : "RETRY_POLICY_DO_NOT_RETRY"'
+    )
     assert expr(content["service_account_email"]) == (
         "google_service_account.eventarc_trigger.email"
     )
     ingress = expr(block(resource, "service_config")["ingress_settings"])
     assert ingress == 'each.value.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"'
     for name, fn in functions.items():
-        if fn["kind"] == "event":
+        if fn["trigger"] == "event":
             assert fn["public"] is False, name
             assert fn["topic"] in config.locals["topics"], name
         else:
-            assert fn["kind"] == "http" and fn["topic"] is None, name
+            assert fn["topic"] is None, name
 
 
 def test_only_public_http_functions_have_a_public_invoker(config: Config) -> None:
@@ -175,12 +172,12 @@ def test_only_public_http_functions_have_a_public_invoker(config: Config) -> Non
     assert expr(public["for_each"]) == "local.public_http_functions"
     assert public["member"] == "allUsers" and public["role"] == "roles/run.invoker"
     selection = expr(config.locals["public_http_functions"])
-    assert 'fn.kind == "http" && fn.public' in selection
+    assert 'fn.trigger == "http" && fn.public' in selection
 
     trigger = config.resource("google_cloud_run_v2_service_iam_member", "trigger_invoker")
     assert expr(trigger["for_each"]) == "local.event_functions"
     assert expr(trigger["member"]) == "google_service_account.eventarc_trigger.member"
-    assert 'fn.kind == "event"' in expr(config.locals["event_functions"])
+    assert 'fn.trigger == "event"' in expr(config.locals["event_functions"])
 
     text = "\n".join(path.read_text() for path in TERRAFORM_DIR.glob("*.tf"))
     assert text.count('"allUsers"') == 1
@@ -214,8 +211,8 @@ def test_functions_get_only_their_own_secrets_and_topics(config: Config) -> None
     assert "google_secret_manager_secret_version" not in {kind for kind, _ in config.resources}
 
 
-def test_service_account_ids_fit_for_every_planned_function() -> None:
-    for name in PLANNED:
+def test_service_account_ids_fit_for_every_function() -> None:
+    for name in main.ENTRY_POINTS:
         account_id = "fn-" + name.replace("_", "-")
         assert re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", account_id), account_id
 
