@@ -55,6 +55,7 @@ from tests.functions.fakes import (
     MemoryPreferences,
     MemorySyncStore,
     RecordingPublisher,
+    RecordingQueue,
     Unreachable,
 )
 
@@ -103,6 +104,8 @@ class World:
         self.claims = MemoryClaims(journal)
         self.fcm = FakeFcm(journal)
         self.own_changes = MemoryOwnChanges(journal)
+        self.work = RecordingQueue(journal, "maintenance-work")
+        self.ticks = RecordingQueue(journal, "maintenance-ticks")
         self.container = self._compose()
         self.credentials: FakeCredentials = self.container.credentials  # type: ignore[assignment]
 
@@ -120,6 +123,9 @@ class World:
             sync_store=self.sync,
             feed_reader=self.sync,
             job_publisher=self.publisher,
+            due_index=self.sync,
+            work_queue=self.work,
+            tick_queue=self.ticks,
             sources={
                 SourceKind.GMAIL: self.gmail,
                 SourceKind.DRIVE: self.drive,
