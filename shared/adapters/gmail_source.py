@@ -98,7 +98,8 @@ class GmailSource:
         return messages
 
     def _history(self, uid: str, start: str) -> tuple[list[str], str]:
-        ids: list[str] = []
+        # Ordered and unique: a message added twice in the window is read once.
+        ids: dict[str, None] = {}
         latest = start
         page_token = None
         while True:
@@ -119,13 +120,13 @@ class GmailSource:
             )
             for record in response.get("history", []):
                 for added in record.get("messagesAdded", []):
-                    message = added.get("message", {})
-                    if "INBOX" in message.get("labelIds", ["INBOX"]) and message["id"] not in ids:
-                        ids.append(str(message["id"]))
+                    message = added.get("message") or {}
+                    if message.get("id") and "INBOX" in message.get("labelIds", ["INBOX"]):
+                        ids.setdefault(str(message["id"]))
             latest = str(response.get("historyId") or latest)
             page_token = response.get("nextPageToken")
             if not page_token:
-                return ids, latest
+                return list(ids), latest
 
     def profile(self, uid: str) -> tuple[str, str]:
         """The mailbox's address and current historyId (``users.getProfile``)."""
