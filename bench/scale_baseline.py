@@ -28,10 +28,17 @@ def main() -> None:
     app: Any = bootstrap.Container(get_settings(), EVENT_POLICY)
     count_firestore(app.firestore, counts)
     began = time.monotonic()
-    renew = app.watch_service.renew_due(datetime.now(UTC))
-    renewed = time.monotonic()
-    runners = {kind: app.sync_runner(kind) for kind in SourceKind}
-    reconcile = app.watch_service.reconcile(datetime.now(UTC), runners)
+    failed = None
+    renew: Any = None
+    reconcile: Any = None
+    renewed = began
+    try:
+        renew = app.watch_service.renew_due(datetime.now(UTC))
+        renewed = time.monotonic()
+        runners = {kind: app.sync_runner(kind) for kind in SourceKind}
+        reconcile = app.watch_service.reconcile(datetime.now(UTC), runners)
+    except Exception as exc:  # the serial loop failing at this size is itself the result
+        failed = f"{type(exc).__name__} after {time.monotonic() - began:.0f} s"
     ended = time.monotonic()
     invocations = [renewed - began, ended - renewed]
     print(
@@ -45,6 +52,7 @@ def main() -> None:
                 "slowest_invocation_seconds": max(invocations),
                 "renew": renew,
                 "reconcile": reconcile,
+                "failed": failed,
                 "firestore": dict(counts),
             }
         )

@@ -208,6 +208,7 @@ class Container:
             gmail_rewatch=timedelta(days=7) - timedelta(hours=settings.gmail_rewatch_hours),
             reconcile_min=timedelta(minutes=settings.reconcile_after_minutes),
             reconcile_max=timedelta(hours=settings.reconcile_max_hours),
+            calendar_list_every=timedelta(hours=settings.calendar_list_hours),
         )
         return WatchService(
             settings,

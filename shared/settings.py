@@ -113,6 +113,12 @@ class Settings(BaseSettings):
         le=144,
         description="Call Gmail users.watch again this often (a watch lasts 7 days).",
     )
+    calendar_list_hours: int = Field(
+        default=24,
+        ge=1,
+        le=168,
+        description="Re-read each user's calendar list this often (calendars added or removed).",
+    )
     maintenance_work_topic: str = Field(
         default="maintenance-work", description="Topic of maintenance work batches."
     )

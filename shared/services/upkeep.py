@@ -44,7 +44,8 @@ class UpkeepPolicy:
       failed repairs turn the watch ``failed`` and log the ``watch_repair_failed`` alert.
     - ``calendar_list_every``: how often a user's calendar list is re-read (on their
       calendar sources, ``calendar_list_at``), so calendars added, removed or unticked
-      start or stop being followed.
+      start or stop being followed (``CALENDAR_LIST_HOURS``, daily: one call inside the
+      12-calls-a-day budget of an idle account, where hourly would cost 24).
     """
 
     renew_before: timedelta = timedelta(hours=12)
@@ -54,7 +55,7 @@ class UpkeepPolicy:
     repair_base: timedelta = timedelta(minutes=5)
     repair_max: timedelta = timedelta(hours=6)
     alert_after: int = 3
-    calendar_list_every: timedelta = timedelta(hours=1)
+    calendar_list_every: timedelta = timedelta(hours=24)
 
     def renew_at(self, kind: SourceKind, record: dict[str, Any]) -> datetime | None:
         """When the source's watch must be replaced (None: no watch to renew)."""

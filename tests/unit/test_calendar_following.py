@@ -98,9 +98,12 @@ def _service() -> tuple[WatchService, Channels, Cursors, Google]:
     return service, channels, cursors, google
 
 
-def _an_hour_of_maintenance(service: WatchService, cursors: Cursors, hours: int = 1) -> int:
+def _maintenance_when_lists_are_due(
+    service: WatchService, cursors: Cursors, hours: int = 24
+) -> int:
     """Tick and work as the scheduler and the workers would, ``hours`` (and a minute) from
-    now: every calendar source is due for its list re-read. The number of work batches."""
+    now (by default when every calendar source is due for its daily list re-read). The
+    number of work batches."""
     work = Queue()
     maintenance = MaintenanceService(
         service, cursors, cursors, work, Queue(), lambda kind: Quiet(), lambda uid: True, _no_prune
@@ -134,7 +137,7 @@ def test_follows_exactly_the_list_and_the_tick_picks_up_changes() -> None:
     assert _followed(channels, cursors, "u1") == {"primary", "team@group.calendar.google.com"}
     google.lists["u1"] = ["primary", "holidays@group.v.calendar.google.com"]
     reads = google.reads
-    assert _an_hour_of_maintenance(service, cursors) == 1
+    assert _maintenance_when_lists_are_due(service, cursors) == 1
     assert google.reads == reads + 1  # one list read for the account's two calendars
     assert _followed(channels, cursors, "u1") == {
         "primary",
@@ -156,7 +159,7 @@ def test_one_calendar_failing_does_not_stop_the_others() -> None:
     failed = cursors.docs[SyncKey("u1", SourceKind.CALENDAR, "a@group.calendar.google.com")]
     assert failed["watch_status"] == "repairing"  # maintenance starts it again
     google.failing = set()
-    _an_hour_of_maintenance(service, cursors)
+    _maintenance_when_lists_are_due(service, cursors)
     assert _followed(channels, cursors, "u1") == {
         "primary",
         "a@group.calendar.google.com",
@@ -170,7 +173,7 @@ def test_an_unreadable_list_still_follows_the_primary_calendar() -> None:
     assert service.start_all("u1", [Feature.CALENDAR]) == ["calendar"]
     assert _followed(channels, cursors, "u1") == {"primary"}
     google.lists["u1"] = ["primary", "team@group.calendar.google.com"]
-    _an_hour_of_maintenance(service, cursors, hours=0)  # the list is re-read at once
+    _maintenance_when_lists_are_due(service, cursors, hours=0)  # the list is re-read at once
     assert _followed(channels, cursors, "u1") == {"primary", "team@group.calendar.google.com"}
 
 
@@ -182,9 +185,10 @@ def test_a_failed_list_read_is_alerted_and_retried_sooner(
     service.follow_calendars("u1")
     google.lists["u1"] = TimeoutError()
     with caplog.at_level(logging.ERROR):
-        _an_hour_of_maintenance(service, cursors)
+        _maintenance_when_lists_are_due(service, cursors)
     alerts = [r for r in caplog.records if getattr(r, "alert", None) == "calendar_list_failed"]
     assert len(alerts) == 1
     record = cursors.docs[SyncKey("u1", SourceKind.CALENDAR, "primary")]
-    assert record["calendar_list_at"] - datetime.now(UTC) < timedelta(hours=1, minutes=35)
+    # Retried half an hour after the failed read, not a day later.
+    assert record["calendar_list_at"] - datetime.now(UTC) < timedelta(hours=24, minutes=35)
     assert _followed(channels, cursors, "u1") == {"primary"}
