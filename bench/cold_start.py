@@ -176,6 +176,28 @@ def _source_dir(target: str) -> Path:
     return REPO_ROOT
 
 
+@dataclass(frozen=True)
+class Start:
+    """One cold start: wall seconds from spawn to the first accepted answer, and the CPU
+    seconds (user + system) its processes (server and worker) used until then."""
+
+    wall: float
+    cpu: float
+
+
+def _session_cpu_seconds(session: int) -> float:
+    """User + system CPU seconds of the live processes of a session (``/proc/*/stat``)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited meanwhile
+        if int(fields[3]) == session:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def start_to_first_answer(
     target: str,
     signature: str,
@@ -183,8 +205,8 @@ def start_to_first_answer(
     env: dict[str, str],
     log: Path,
     flags: tuple[str, ...] = (),
-) -> float:
-    """Seconds from spawning the process to the probe's first accepted answer; the
+) -> Start:
+    """Spawn the process, poll until the probe's first accepted answer, stop it; the
     process's output is appended to ``log``."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -210,7 +232,8 @@ def start_to_first_answer(
                     time.sleep(0.01)
                     continue
                 if probe.accept(response.status_code):
-                    return time.monotonic() - began
+                    wall = time.monotonic() - began
+                    return Start(wall, _session_cpu_seconds(process.pid))
                 raise RuntimeError(f"{target} answered {response.status_code}: {response.text}")
         finally:
             process.terminate()
@@ -293,14 +316,14 @@ def measure(world: World, user: BenchUser, runs: int) -> dict[str, Any]:
         spec.target: library_census(spec, by_name[spec.target], env, world.workdir)
         for spec in FUNCTIONS
     }
-    samples: dict[str, list[float]] = {HELLO: []}
-    floors: dict[str, list[float]] = {spec.target: [] for spec in FUNCTIONS}
-    for spec in FUNCTIONS:
-        samples[spec.target] = []
+    starts: dict[str, list[Start]] = {spec.target: [] for spec in FUNCTIONS}
+    floors: dict[str, list[Start]] = {spec.target: [] for spec in FUNCTIONS}
+    hellos: list[Start] = []
     for _ in range(runs):
         for spec in FUNCTIONS:
-            samples[spec.target].append(
-                start_to_first_answer(spec.target, spec.signature, by_name[spec.target], env, log)
+            probe = by_name[spec.target]
+            starts[spec.target].append(
+                start_to_first_answer(spec.target, spec.signature, probe, env, log)
             )
             floor_env = {**env, "FLOOR_IMPORTS": ",".join(census[spec.target])}
             floor_target = FLOOR_TARGETS[spec.signature]
@@ -309,28 +332,36 @@ def measure(world: World, user: BenchUser, runs: int) -> dict[str, Any]:
                     floor_target, spec.signature, _floor_probe(spec.signature), floor_env, log
                 )
             )
-        samples[HELLO].append(start_to_first_answer(HELLO, "http", by_name[HELLO], env, log))
-    hello = median(samples[HELLO])
+        hellos.append(start_to_first_answer(HELLO, "http", by_name[HELLO], env, log))
+    hello = _summary(hellos)
     rows: dict[str, Any] = {}
     for spec in FUNCTIONS:
-        own, floor = median(samples[spec.target]), median(floors[spec.target])
+        own, floor = _summary(starts[spec.target]), _summary(floors[spec.target])
         rows[spec.target] = {
             "probe": by_name[spec.target].description,
-            "median_seconds": own,
-            "samples": samples[spec.target],
-            "ratio_to_hello": own / hello if hello else 0.0,
-            "floor_median_seconds": floor,
-            "floor_samples": floors[spec.target],
-            "ratio_to_floor": own / floor if floor else 0.0,
-            "floor_ratio_to_hello": floor / hello if hello else 0.0,
+            **own,
+            "floor": floor,
+            "ratio_to_floor": _ratio(own["median_seconds"], floor["median_seconds"]),
+            "ratio_to_hello": _ratio(own["median_seconds"], hello["median_seconds"]),
+            "floor_ratio_to_hello": _ratio(floor["median_seconds"], hello["median_seconds"]),
+            "cpu_ratio_to_floor": _ratio(own["median_cpu_seconds"], floor["median_cpu_seconds"]),
+            "cpu_ratio_to_hello": _ratio(own["median_cpu_seconds"], hello["median_cpu_seconds"]),
             "floor_imports": census[spec.target],
         }
+    return {"runs": runs, "hello": hello, "functions": rows}
+
+
+def _summary(starts: list[Start]) -> dict[str, Any]:
     return {
-        "runs": runs,
-        "hello_seconds": hello,
-        "hello_samples": samples[HELLO],
-        "functions": rows,
+        "median_seconds": median([start.wall for start in starts]),
+        "median_cpu_seconds": median([start.cpu for start in starts]),
+        "samples": [start.wall for start in starts],
+        "cpu_samples": [start.cpu for start in starts],
     }
+
+
+def _ratio(value: float, base: float) -> float:
+    return value / base if base else 0.0
 
 
 def import_profile(target: str, env: dict[str, str], top: int = 6) -> dict[str, Any]:
