@@ -295,7 +295,9 @@ function, then its floor; hello once per round):
   gRPC channel set-up and first RPC. What a function's first request does beyond that
   (verify an ID token, open the sealed tokens and call the fake Google for
   `calendar_api`) is counted on the function's side, so "ratio to its floor" is our own
-  import work plus our first request's extra work.
+  import work plus our first request's extra work. The floor builds no pydantic model:
+  the first model an instance builds (our settings) pays pydantic's first-use work, also on
+  the function's side.
 
 Two measures of each start: **wall** time, what a caller waits, and the **CPU** seconds
 (user + system, from `/proc`) the server process and its worker used until the answer.
