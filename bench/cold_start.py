@@ -1,9 +1,11 @@
 """Cold start: process start → first real response, per function, next to a bare
-functions-framework hello world started the same way; and what each function imports."""
+functions-framework hello world and the function's own floor (its third-party libraries and
+nothing of ours), all started the same way; and what each function imports."""
 
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import re
@@ -26,6 +28,10 @@ from devstack.stack import REPO_ROOT
 from devstack.topology import FUNCTIONS, FunctionSpec
 
 HELLO = "hello"
+FLOOR_TARGETS = {"http": "floor_http", "cloudevent": "floor_event"}
+# Top-level packages that are ours: everything else outside the standard library is a library.
+OUR_PACKAGES = frozenset({"main", "shared", "functions", "__main__"})
+_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$")
 # Libraries worth knowing about when a function loads them at import time.
 WATCHED_LIBRARIES = (
     "firebase_admin",
@@ -147,36 +153,69 @@ def probes(user: BenchUser) -> dict[str, Probe]:
     }
 
 
-def _argv(target: str, signature: str, port: int) -> tuple[list[str], Path]:
-    source, cwd = ("main.py", REPO_ROOT)
-    if target == HELLO:
-        source, cwd = ("main.py", REPO_ROOT / "bench" / "hello")
-    argv = [
+def _argv(target: str, signature: str, port: int, flags: tuple[str, ...] = ()) -> list[str]:
+    return [
         sys.executable,
+        *flags,
         "-m",
         "functions_framework",
-        f"--source={source}",
+        "--source=main.py",
         f"--target={target}",
         f"--signature-type={signature}",
         "--host=127.0.0.1",
         f"--port={port}",
     ]
-    return argv, cwd
+
+
+def _source_dir(target: str) -> Path:
+    """Where ``main.py`` of a target is: the repository, the hello world or the floor."""
+    if target == HELLO:
+        return REPO_ROOT / "bench" / "hello"
+    if target in FLOOR_TARGETS.values():
+        return REPO_ROOT / "bench" / "floor"
+    return REPO_ROOT
+
+
+@dataclass(frozen=True)
+class Start:
+    """One cold start: wall seconds from spawn to the first accepted answer, and the CPU
+    seconds (user + system) its processes (server and worker) used until then."""
+
+    wall: float
+    cpu: float
+
+
+def _session_cpu_seconds(session: int) -> float:
+    """User + system CPU seconds of the live processes of a session (``/proc/*/stat``)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited meanwhile
+        if int(fields[3]) == session:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def start_to_first_answer(
-    target: str, signature: str, probe: Probe, env: dict[str, str], log: Path
-) -> float:
-    """Seconds from spawning the process to the probe's first accepted answer."""
+    target: str,
+    signature: str,
+    probe: Probe,
+    env: dict[str, str],
+    log: Path,
+    flags: tuple[str, ...] = (),
+) -> Start:
+    """Spawn the process, poll until the probe's first accepted answer, stop it; the
+    process's output is appended to ``log``."""
     port = free_port()
-    argv, cwd = _argv(target, signature, port)
     base = f"http://127.0.0.1:{port}"
     with log.open("ab") as output:
         began = time.monotonic()
         process = subprocess.Popen(
-            argv,
+            _argv(target, signature, port, flags),
             env={**os.environ, **env},
-            cwd=cwd,
+            cwd=_source_dir(target),
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -193,7 +232,8 @@ def start_to_first_answer(
                     time.sleep(0.01)
                     continue
                 if probe.accept(response.status_code):
-                    return time.monotonic() - began
+                    wall = time.monotonic() - began
+                    return Start(wall, _session_cpu_seconds(process.pid))
                 raise RuntimeError(f"{target} answered {response.status_code}: {response.text}")
         finally:
             process.terminate()
@@ -204,37 +244,124 @@ def start_to_first_answer(
                 process.wait()
 
 
+def _import_tree(stderr: str) -> list[tuple[int, int, str]]:
+    """``-X importtime`` lines as (depth, cumulative µs, module), in the order printed: a
+    module's line comes after the lines of the modules it imported, one level deeper."""
+    entries: list[tuple[int, int, str]] = []
+    for line in stderr.splitlines():
+        match = _LINE.match(line)
+        if match:
+            entries.append((len(match.group(3)) // 2, int(match.group(2)), match.group(4)))
+    return entries
+
+
+def _is_library(module: str) -> bool:
+    top = module.split(".")[0]
+    return top not in sys.stdlib_module_names and top not in OUR_PACKAGES
+
+
+def _exists(module: str) -> bool:
+    """False for the imports a library only tries (``org.python.core`` on CPython)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
+
+
+def libraries_asked_for(entries: list[tuple[int, int, str]]) -> list[str]:
+    """The library modules imported by our code, the standard library or the runtime (not
+    by another library), in import order: importing these reproduces every library import
+    of the process and nothing of ours."""
+    parents: dict[int, str] = {}
+    asked: list[str] = []
+    for depth, _, name in reversed(entries):
+        parent = parents.get(depth - 1) if depth else None
+        parents[depth] = name
+        if _is_library(name) and (parent is None or not _is_library(parent)):
+            asked.append(name)
+    asked.reverse()
+    return [name for name in dict.fromkeys(asked) if _exists(name)]
+
+
+def library_census(
+    spec: FunctionSpec, probe: Probe, env: dict[str, str], workdir: Path
+) -> list[str]:
+    """The libraries a function has imported once it answered its first request: the
+    function started like in ``measure`` under ``python -X importtime`` (inherited by the
+    server's worker), its probe sent once, its import log read."""
+    log = workdir / "logs" / f"bench-census-{spec.target}.log"
+    log.unlink(missing_ok=True)
+    start_to_first_answer(spec.target, spec.signature, probe, env, log, ("-X", "importtime"))
+    return libraries_asked_for(_import_tree(log.read_text(errors="replace")))
+
+
+def _floor_probe(signature: str) -> Probe:
+    """GET / of an HTTP floor, or a CloudEvent to an event floor."""
+
+    def send(base: str) -> requests.Response:
+        if signature == "http":
+            return requests.get(base, timeout=30)
+        return _cloud_event(base, "bench-floor", {"task": "floor"})
+
+    return Probe("one Firestore read", send, lambda status: status < 300)
+
+
 def measure(world: World, user: BenchUser, runs: int) -> dict[str, Any]:
-    """Median cold start of every function and of the hello world, interleaved run by run."""
+    """Median cold start of every function, of its floor and of the hello world,
+    interleaved run by run (function, its floor, ..., hello)."""
     env = world.urls.function_env()
-    specs: list[FunctionSpec] = [*FUNCTIONS, FunctionSpec(HELLO, "http")]
     by_name = probes(user)
-    samples: dict[str, list[float]] = {spec.target: [] for spec in specs}
     log = world.workdir / "logs" / "bench-cold-start.log"
+    census = {
+        spec.target: library_census(spec, by_name[spec.target], env, world.workdir)
+        for spec in FUNCTIONS
+    }
+    starts: dict[str, list[Start]] = {spec.target: [] for spec in FUNCTIONS}
+    floors: dict[str, list[Start]] = {spec.target: [] for spec in FUNCTIONS}
+    hellos: list[Start] = []
     for _ in range(runs):
-        for spec in specs:
-            seconds = start_to_first_answer(
-                spec.target, spec.signature, by_name[spec.target], env, log
+        for spec in FUNCTIONS:
+            probe = by_name[spec.target]
+            starts[spec.target].append(
+                start_to_first_answer(spec.target, spec.signature, probe, env, log)
             )
-            samples[spec.target].append(seconds)
-    hello = median(samples[HELLO])
+            floor_env = {**env, "FLOOR_IMPORTS": ",".join(census[spec.target])}
+            floor_target = FLOOR_TARGETS[spec.signature]
+            floors[spec.target].append(
+                start_to_first_answer(
+                    floor_target, spec.signature, _floor_probe(spec.signature), floor_env, log
+                )
+            )
+        hellos.append(start_to_first_answer(HELLO, "http", by_name[HELLO], env, log))
+    hello = _summary(hellos)
+    rows: dict[str, Any] = {}
+    for spec in FUNCTIONS:
+        own, floor = _summary(starts[spec.target]), _summary(floors[spec.target])
+        rows[spec.target] = {
+            "probe": by_name[spec.target].description,
+            **own,
+            "floor": floor,
+            "ratio_to_floor": _ratio(own["median_seconds"], floor["median_seconds"]),
+            "ratio_to_hello": _ratio(own["median_seconds"], hello["median_seconds"]),
+            "floor_ratio_to_hello": _ratio(floor["median_seconds"], hello["median_seconds"]),
+            "cpu_ratio_to_floor": _ratio(own["median_cpu_seconds"], floor["median_cpu_seconds"]),
+            "cpu_ratio_to_hello": _ratio(own["median_cpu_seconds"], hello["median_cpu_seconds"]),
+            "floor_imports": census[spec.target],
+        }
+    return {"runs": runs, "hello": hello, "functions": rows}
+
+
+def _summary(starts: list[Start]) -> dict[str, Any]:
     return {
-        "runs": runs,
-        "hello_seconds": hello,
-        "functions": {
-            spec.target: {
-                "probe": by_name[spec.target].description,
-                "median_seconds": median(samples[spec.target]),
-                "samples": samples[spec.target],
-                "ratio_to_hello": median(samples[spec.target]) / hello if hello else 0.0,
-            }
-            for spec in specs
-            if spec.target != HELLO
-        },
+        "median_seconds": median([start.wall for start in starts]),
+        "median_cpu_seconds": median([start.cpu for start in starts]),
+        "samples": [start.wall for start in starts],
+        "cpu_samples": [start.cpu for start in starts],
     }
 
 
-_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$")
+def _ratio(value: float, base: float) -> float:
+    return value / base if base else 0.0
 
 
 def import_profile(target: str, env: dict[str, str], top: int = 6) -> dict[str, Any]:
@@ -247,11 +374,7 @@ def import_profile(target: str, env: dict[str, str], top: int = 6) -> dict[str, 
         text=True,
         check=True,
     )
-    entries: list[tuple[int, int, str]] = []
-    for line in result.stderr.splitlines():
-        match = _LINE.match(line)
-        if match:
-            entries.append((len(match.group(3)) // 2, int(match.group(2)), match.group(4)))
+    entries = _import_tree(result.stderr)
     total = sum(cumulative for depth, cumulative, _ in entries if depth == 0)
     # Top level and the level below: who pulled what in.
     shallow = sorted((e for e in entries if e[0] <= 1), key=lambda e: -e[1])[:top]

@@ -26,20 +26,75 @@ def _num(value: float | None) -> str:
 
 def _cold(results: dict[str, Any]) -> str:
     cold = results["cold_start"]
+    hello = cold["hello"]
     rows = [
         [
             "hello world (baseline)",
-            _ms(cold["hello_seconds"]),
+            _ms(hello["median_seconds"]),
+            "-",
+            "-",
             "1.0x",
-            "GET / of `bench/hello/main.py`",
+            _ms(hello["median_cpu_seconds"]),
+            "-",
+            "-",
+            "1.0x",
         ]
     ]
     for name, row in cold["functions"].items():
         rows.append(
-            [f"`{name}`", _ms(row["median_seconds"]), f"{row['ratio_to_hello']:.1f}x", row["probe"]]
+            [
+                f"`{name}`",
+                _ms(row["median_seconds"]),
+                _ms(row["floor"]["median_seconds"]),
+                f"{row['ratio_to_floor']:.2f}x",
+                f"{row['ratio_to_hello']:.1f}x",
+                _ms(row["median_cpu_seconds"]),
+                _ms(row["floor"]["median_cpu_seconds"]),
+                f"**{row['cpu_ratio_to_floor']:.2f}x**",
+                f"{row['cpu_ratio_to_hello']:.1f}x",
+            ]
         )
     return _table(
-        ["function", "start → first real answer (median)", "ratio to hello", "first request"], rows
+        [
+            "function",
+            "wall: start → first answer",
+            "wall: its floor",
+            "wall ratio to floor",
+            "wall ratio to hello",
+            "CPU to first answer",
+            "CPU: its floor",
+            "CPU ratio to floor",
+            "CPU ratio to hello",
+        ],
+        rows,
+    )
+
+
+def _library(module: str) -> str:
+    """The distribution-level name of a library module: its top package, or two levels
+    for the ``google`` namespace (``google.cloud.firestore_v1``: ``google.cloud``)."""
+    parts = module.split(".")
+    if parts[0] == "google" and len(parts) > 2 and parts[1] == "cloud":
+        return ".".join(parts[:3])
+    return ".".join(parts[:2]) if parts[0] == "google" and len(parts) > 1 else parts[0]
+
+
+def _floors(results: dict[str, Any]) -> str:
+    rows = []
+    for name, row in results["cold_start"]["functions"].items():
+        libraries = sorted({_library(m) for m in row["floor_imports"] if not m.startswith("_")})
+        rows.append([f"`{name}`", row["probe"], ", ".join(libraries)])
+    return _table(["function", "first request", "libraries its floor imports"], rows)
+
+
+def _cold_source(results: dict[str, Any]) -> str:
+    """Which command produced the cold-start figures, when not the whole run."""
+    cold = results["cold_start"]
+    if "command" not in cold:
+        return ""
+    return (
+        f"Figures of this section: `{cold['command']}` on {cold['date']}, median of "
+        f"{cold['runs']} runs, load average at the end {cold['load_average_1_5_15']} (1/5/15 min)."
     )
 
 
@@ -196,8 +251,10 @@ def _auth_check(results: dict[str, Any]) -> str:
 
 def write(results: dict[str, Any], docs: Path) -> None:
     """Write both files."""
-    # Other work on the machine skews absolute times (not counts); say how busy it was.
-    results["machine"]["load_average_1_5_15"] = [round(x, 1) for x in os.getloadavg()]
+    # Other work on the machine skews absolute times (not counts); say how busy it was
+    # (kept from the run that measured them when only the cold start was rerun).
+    load = [round(x, 1) for x in os.getloadavg()]
+    results["machine"].setdefault("load_average_1_5_15", load)
     (docs / "benchmarks.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     machine = results["machine"]
     latency = results["latency"]
@@ -221,11 +278,39 @@ end-to-end tests (`docs/reliability.md`).
 
 Process start (`python -m functions_framework --source=main.py --target=…`, the same
 command as the stack) → first accepted answer to a request that touches Firestore, polled
-every 10 ms. A bare functions-framework hello world (`bench/hello/main.py`) is started the
-same way in the same run, interleaved function by function, so the ratio compares like
-with like.
+every 10 ms. Two baselines are started the same way in the same run, interleaved (each
+function, then its floor; hello once per round):
+
+- **hello world** (`bench/hello/main.py`): a bare functions-framework function.
+- **its floor** (`bench/floor/main.py`): a process that imports exactly the libraries the
+  function has imported once it answered its first request, and nothing of ours, then
+  answers its own first request (GET /, or a CloudEvent for an event function) by building
+  a Firestore client and reading one document. The library list is taken, not written: the
+  function is started once under `python -X importtime` (the flag reaches the server's
+  worker), its probe is sent, and every module outside the standard library and our
+  packages (`main`, `shared`, `functions`) whose importer is not itself a library is kept
+  (`bench.cold_start.library_census`); importing those imports every library module the
+  function loaded, so the list cannot drift from the code. The floor's request is one
+  Firestore read because every probe below makes at least one: the floor pays the same
+  gRPC channel set-up and first RPC. What a function's first request does beyond that
+  (verify an ID token, open the sealed tokens and call the fake Google for
+  `calendar_api`) is counted on the function's side, so "ratio to its floor" is our own
+  import work plus our first request's extra work. The floor builds no pydantic model:
+  the first model an instance builds (our settings) pays pydantic's first-use work, also on
+  the function's side.
+
+Two measures of each start: **wall** time, what a caller waits, and the **CPU** seconds
+(user + system, from `/proc`) the server process and its worker used until the answer.
+Imports are CPU bound, and on this shared 2-core machine other work stretches wall time
+by whatever else runs at that moment (the load average is given); CPU time is the steadier
+measure of the work a start does, and what a cold start costs on a dedicated vCPU. The
+target (at most 1.1x the floor) is judged on CPU time; wall ratios are shown beside it.
+
+{_cold_source(results)}
 
 {_cold(results)}
+
+{_floors(results)}
 
 ### What each function imports
 

@@ -60,7 +60,7 @@ def item_id(kind: Kind, resource_id: str, version: str) -> str:
 class ActivityItem(BaseModel):
     """One entry of the feed: the minimum a notification or the feed list needs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     id: str
     kind: Kind
@@ -90,7 +90,7 @@ class ActivityItem(BaseModel):
 class PushJob(BaseModel):
     """Message on the push-jobs topic: which feed item of which user to push."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     # Each becomes (part of) a Firestore document id: claims, users, feed items.
     job_id: DocId = Field(min_length=1, max_length=128)

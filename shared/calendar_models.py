@@ -89,9 +89,10 @@ PageSize = Annotated[int, BeforeValidator(_clamp_page_size)]
 
 
 class Strict(BaseModel):
-    """Requests: unknown fields are errors."""
+    """Requests: unknown fields are errors. Every model of ours defers its build to first
+    use, so an instance builds only the models its requests use (cold start)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
 
 # Requests
@@ -268,6 +269,8 @@ class NoQuery(Strict):
 class EventTime(BaseModel):
     """A start or end: `date` for all-day events, else `date_time` (and `time_zone`)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     date: dt.date | None = None
     date_time: dt.datetime | None = None
     time_zone: str | None = None
@@ -275,6 +278,8 @@ class EventTime(BaseModel):
 
 class Attendee(BaseModel):
     """A guest and their answer."""
+
+    model_config = ConfigDict(defer_build=True)
 
     email: str
     display_name: str | None = None
@@ -286,12 +291,16 @@ class Attendee(BaseModel):
 class Reminder(BaseModel):
     """One reminder of an event."""
 
+    model_config = ConfigDict(defer_build=True)
+
     method: str
     minutes: int
 
 
 class Reminders(BaseModel):
     """The event's reminders."""
+
+    model_config = ConfigDict(defer_build=True)
 
     use_default: bool
     overrides: list[Reminder] = []
@@ -300,7 +309,7 @@ class Reminders(BaseModel):
 class Event(BaseModel):
     """An event as the app sees it; `etag` is also sent as the `ETag` header."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     id: str
     status: str
@@ -329,7 +338,7 @@ class Event(BaseModel):
 class EventPage(BaseModel):
     """One page of events; pass `next_page_token` back as `page_token` for the next."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     items: list[Event]
     next_page_token: str | None = None
@@ -339,7 +348,7 @@ class EventPage(BaseModel):
 class Calendar(BaseModel):
     """A calendar in the user's list."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     id: str
     summary: str | None = None
@@ -353,6 +362,6 @@ class Calendar(BaseModel):
 class CalendarList(BaseModel):
     """The user's calendars."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     items: list[Calendar]

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Mapping
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
 class SettingsError(RuntimeError):
     """The environment describes a configuration the service must not run with."""
 
 
-class Settings(BaseSettings):
-    """Every knob the functions read. Names are the environment variable names."""
+class Settings(BaseModel):
+    """Every knob the functions read. Names are the environment variable names, in any
+    case (``Settings.from_env``); ``Settings(field=value, ...)`` reads no environment."""
 
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     production: bool = Field(
         default=False,
@@ -151,6 +153,19 @@ class Settings(BaseSettings):
             raise SettingsError(f"PRODUCTION is set together with {', '.join(present)}")
         return self
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """The settings the environment variables name; the others keep their defaults.
+
+        Values are the variables' strings, converted by pydantic's lax mode ("true"/"1",
+        "600", "2.5"). A plain model rather than pydantic-settings: its import cost a cold
+        start about a fifth of pydantic's (``docs/benchmarks.md``) for this one lookup.
+        """
+        names = cls.model_fields
+        return cls.model_validate(
+            {key.lower(): value for key, value in environ.items() if key.lower() in names}
+        )
+
     def oauth_url(self, path: str) -> str:
         """An OAuth endpoint: Google's host for it, or the configured override."""
         hosts = {
@@ -171,4 +186,4 @@ class Settings(BaseSettings):
 @functools.cache
 def get_settings() -> Settings:
     """The settings of this instance, read from the environment on first use."""
-    return Settings()
+    return Settings.from_env()

@@ -28,7 +28,6 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.adapters.google_http import BearerHttp, make_session
 from shared.errors import AppError, ErrorCode
 from shared.google_errors import GoogleFailure, RetryPolicy, call_with_retries
 from shared.logs import get_logger
@@ -83,6 +82,10 @@ class GoogleGateway:
 
     @functools.cached_property
     def _session(self) -> requests.Session:
+        # Imported on the first Google call: requests and httplib2 cost a cold start that
+        # makes none (a maintenance tick, an unknown OAuth state) a few hundred ms.
+        from shared.adapters.google_http import make_session
+
         return make_session(self._pool_size)
 
     def _service(self, feature: Feature) -> Resource:
@@ -122,6 +125,8 @@ class GoogleGateway:
         ``resend_safe=False`` for calls Google may apply although no answer came back
         (``watch``: a resend would open a second channel).
         """
+        from shared.adapters.google_http import BearerHttp  # lazily, like _session
+
         service = self._service(feature)
         timeout = self._settings.google_api_timeout_seconds
 

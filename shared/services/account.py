@@ -14,7 +14,7 @@ LinkStatus = Literal["not_linked", "linked", "relink_required"]
 class GoogleLink(BaseModel):
     """What the app needs to know about the user's Google link."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     status: LinkStatus = "not_linked"
     scopes: list[str] = []
@@ -23,7 +23,7 @@ class GoogleLink(BaseModel):
 class Profile(BaseModel):
     """The response of ``GET /v1/me``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     uid: str
     email: str | None = None

@@ -40,7 +40,7 @@ def token_fingerprint(token: str) -> str:
 class DeviceRegistration(BaseModel):
     """Body of ``PUT /v1/devices/{device_id}``."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", strict=True)
 
     fcm_token: str = Field(pattern=FCM_TOKEN_PATTERN)
     platform: Platform
@@ -83,7 +83,7 @@ class Device:
 class DeviceView(BaseModel):
     """A device as the API shows it: the token only as a fingerprint."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     device_id: str
     platform: Platform
@@ -114,7 +114,7 @@ class DeviceView(BaseModel):
 class DeviceList(BaseModel):
     """The response of ``GET /v1/devices``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     devices: list[DeviceView]
 

@@ -19,7 +19,7 @@ from shared.instants import Instant, to_utc
 class FeedQuery(BaseModel):
     """Query string of ``GET /v1/activity``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     limit: int = Field(default=50, ge=1, le=200)
     since: Instant | None = Field(default=None, description="Only items created after this.")
@@ -30,7 +30,7 @@ class FeedQuery(BaseModel):
 class FeedPage(BaseModel):
     """One page of the feed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     items: list[ActivityItem]
     next_page_token: str | None = None

@@ -107,7 +107,7 @@ class FeatureWatch(BaseModel):
     ``repairing`` (no live watch; being started again with backoff: alerts are delayed and
     come from periodic syncs) or ``failed`` (repairs keep failing)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     feature: Feature
     status: Literal["active", "repairing", "failed"]
@@ -118,7 +118,7 @@ class FeatureWatch(BaseModel):
 class LinkStatusView(BaseModel):
     """The app's view of the Google link (``watches`` only in ``GET /v1/google``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     status: str
     scopes: list[str] = []
@@ -131,7 +131,7 @@ class StartedLink(BaseModel):
     """Response of starting a link: open ``authorization_url`` in a browser, or pass
     ``nonce`` to native Google Sign-In (either one completes; each is single use)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     authorization_url: str
     nonce: str

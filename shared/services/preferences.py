@@ -30,7 +30,7 @@ def _known_time_zones() -> frozenset[str]:
 class Categories(BaseModel):
     """Which categories may push; all on unless the user turns one off."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", strict=True)
 
     mail: bool = True
     drive: bool = True
@@ -44,7 +44,7 @@ class Categories(BaseModel):
 class QuietHours(BaseModel):
     """A daily window in the user's time zone; ``start`` after ``end`` spans midnight."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", strict=True)
 
     start: str = Field(description="HH:MM, 24-hour clock.")
     end: str = Field(description="HH:MM, 24-hour clock; the window ends before this minute.")
@@ -82,7 +82,7 @@ class QuietHours(BaseModel):
 class Preferences(BaseModel):
     """Body and response of ``GET/PUT /v1/preferences``."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", strict=True)
 
     categories: Categories = Field(default_factory=Categories)
     preview: bool = Field(

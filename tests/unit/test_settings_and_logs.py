@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+from pydantic import ValidationError
 
 from shared.logs import JsonFormatter, execution_scope, redact
 from shared.settings import Settings, SettingsError
@@ -15,7 +16,7 @@ def test_production_refuses_the_auth_emulator(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("PRODUCTION", "true")
     monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
     with pytest.raises(SettingsError, match="FIREBASE_AUTH_EMULATOR_HOST"):
-        Settings()
+        Settings.from_env()
 
 
 def test_production_refuses_endpoint_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,13 +25,47 @@ def test_production_refuses_endpoint_overrides(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("PRODUCTION", "true")
     monkeypatch.setenv("GOOGLE_API_BASE_URL", "http://127.0.0.1:1")
     with pytest.raises(SettingsError, match="GOOGLE_API_BASE_URL"):
-        Settings()
+        Settings.from_env()
 
 
 def test_local_settings_allow_emulators(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PRODUCTION", raising=False)
     monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
-    assert Settings().firebase_auth_emulator_host == "127.0.0.1:9099"
+    assert Settings.from_env().firebase_auth_emulator_host == "127.0.0.1:9099"
+
+
+def test_settings_come_from_environment_variables_in_any_case() -> None:
+    settings = Settings.from_env(
+        {
+            "PRODUCTION": "false",
+            "Oauth_State_TTL_Seconds": "900",
+            "FCM_TIMEOUT_SECONDS": "2.5",
+            "TOKEN_ENCRYPTION_KEYS": '{"k": "x"}',
+            "FIRESTORE_EMULATOR_HOST": "",
+            "PATH": "/usr/bin",
+        }
+    )
+    assert settings.production is False
+    assert settings.oauth_state_ttl_seconds == 900
+    assert settings.fcm_timeout_seconds == 2.5
+    assert settings.token_encryption_keys.get_secret_value() == '{"k": "x"}'
+    assert settings.firestore_emulator_host == ""
+    assert settings.push_jobs_topic == "push-jobs"
+
+
+def test_settings_out_of_range_refuse_to_start() -> None:
+    with pytest.raises(ValidationError, match="oauth_state_ttl_seconds"):
+        Settings.from_env({"OAUTH_STATE_TTL_SECONDS": "5"})
+    with pytest.raises(ValidationError, match="production"):
+        Settings.from_env({"PRODUCTION": "maybe"})
+
+
+def test_explicit_settings_read_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "from-the-environment")
+    assert Settings().google_cloud_project == "demo-uplus"
+    assert Settings.from_env().google_cloud_project == "from-the-environment"
+    with pytest.raises(ValidationError, match="no_such_setting"):
+        Settings(no_such_setting=1)  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
