@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import signal
@@ -40,6 +41,42 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+COST_BEFORE = REPO_ROOT / "bench" / "cost_before.json"
+
+
+def _cost_run(measured: dict[str, Any], args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """How the cost figures were made, and the recorded 'before' they are compared with."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    run = {
+        "command": command,
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit,
+        "runs": args.runs,
+    }
+    if args.record_cost_before:
+        before = {**run, "cost": {flow: row["measured"] for flow, row in measured.items()}}
+        COST_BEFORE.write_text(json.dumps(before, indent=2) + "\n")
+    if COST_BEFORE.exists():
+        run["before"] = json.loads(COST_BEFORE.read_text())
+    return run
+
+
+def _cost_only(world: Any, args: argparse.Namespace, command: str, began: float) -> int:
+    """Measure the cost per notification; every other section keeps its last figures."""
+    from bench import cost, report
+
+    results: dict[str, Any] = json.loads((args.docs / "benchmarks.json").read_text())
+    _step("cost per notification")
+    results["cost"] = cost.measure(world, args.runs)
+    results["cost_run"] = _cost_run(results["cost"], args, command)
+    results["cost_run"]["duration_seconds"] = time.monotonic() - began
+    report.write(results, args.docs)
+    print(f"[bench] wrote the cost section of {args.docs / 'benchmarks.md'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m bench")
@@ -56,7 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--docs", type=Path, default=REPO_ROOT / "docs")
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / ".devstack" / "bench")
+    parser.add_argument(
+        "--only",
+        choices=["cost"],
+        help="run only this benchmark; the other sections keep docs/benchmarks.json's figures",
+    )
+    parser.add_argument(
+        "--record-cost-before",
+        action="store_true",
+        help=f"also store this run's cost as the 'before' of the cost table ({COST_BEFORE.name})",
+    )
     args = parser.parse_args(argv)
+    command = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
     signal.signal(signal.SIGTERM, _interrupt)
 
     # Keep the emulators this command starts its own, whatever the shell exports.
@@ -72,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.world import World
 
         world = World(urls, args.workdir)
+        if args.only == "cost":
+            return _cost_only(world, args, command, began)
         results: dict[str, Any] = {
-            "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
+            "command": command,
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": _machine(),
             "runs": args.runs,
@@ -104,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         _step("cost per notification")
         results["cost"] = cost.measure(world, args.runs)
+        results["cost_run"] = _cost_run(results["cost"], args, command)
         _step(f"a calendar of {args.calendar_events} events: initial sync, 410 resync")
         from bench import calendar_size
 
