@@ -249,7 +249,7 @@ class FirestoreLinkStore:
 # Credentials-like values never leave in an export: FCM tokens and Google sync cursors.
 _EXPORT_OMIT: dict[str, frozenset[str]] = {
     Collections.DEVICES: frozenset({"token"}),
-    Collections.CURSORS: frozenset({"cursor", "index", "lease_owner"}),
+    Collections.CURSORS: frozenset({"cursor", "index", "lease_owner", "lease_delivery"}),
 }
 
 

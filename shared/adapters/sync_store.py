@@ -1,6 +1,8 @@
 """Firestore adapter of the sync ports.
 
-``users/{uid}/cursors/{key}``: cursor, dirty flag and lease;
+``users/{uid}/cursors/{key}``: cursor, dirty flag and lease (``lease_owner``, ``lease_until``,
+``lease_delivery``: on the cursor document, so taking the lease starts the pass and the last
+commit of a pass ends it, each one write);
 ``users/{uid}/cursors/{key}/events/{hash of event id}``: one record per calendar event;
 ``users/{uid}/activity/{item}``: feed items (TTL ``expires_at``);
 ``users/{uid}/outbox/{job}``: push jobs committed but not yet published.
@@ -16,11 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from shared.activity import ActivityItem, Category, PushJob, push_job_id
 from shared.firestore import Collections, where
-from shared.logs import current_trace_id
+from shared.logs import current_trace_id, get_logger
 from shared.ports.sync import CursorState, IndexWrite, RequestResult, SourceKind, SyncKey
 
 if TYPE_CHECKING:
     from google.cloud import firestore
+
+log = get_logger(__name__)
+
+
+_RELEASED: dict[str, Any] = {"lease_owner": None, "lease_until": None, "lease_delivery": None}
 
 
 def _as_int(value: Any) -> int | None:
@@ -74,10 +81,6 @@ class FirestoreSyncStore:
         followed)."""
         self._db.recursive_delete(self.cursor_ref(key))
 
-    def lease_ref(self, key: SyncKey) -> firestore.DocumentReference:
-        """The lease document of one source: who runs its sync passes, and until when."""
-        return self.cursor_ref(key).collection("lease").document("current")
-
     def request(
         self,
         key: SyncKey,
@@ -86,76 +89,53 @@ class FirestoreSyncStore:
         lease: timedelta,
         pushed: int | None,
         delivery: str | None = None,
-    ) -> RequestResult:
-        """Take the lease when it is free; otherwise mark the source dirty for its holder.
+        notified_at: datetime | None = None,
+    ) -> tuple[RequestResult, CursorState | None]:
+        """Take the lease when it is free (and start the first pass); otherwise mark the
+        source dirty for its holder.
 
-        No transaction: the lease is claimed with ``create()`` (one wins, the rest get
-        AlreadyExists) and dirty is a blind write, so a burst of notifications does not
-        queue on a transaction lock.
+        No transaction: the lease is taken with an update conditional on the cursor document
+        being unchanged since we read it (of two claimers one wins, the other reads again),
+        and dirty is a blind write, so a burst of notifications does not queue on a
+        transaction lock. Clearing dirty as the lease is taken, before Google is read, means
+        every notification marked before this point is covered by the pass about to run.
         """
-        seen = self.cursor_ref(key).get()
-        if not seen.exists:
-            return RequestResult.UNKNOWN
-        stored = _as_int((seen.to_dict() or {}).get("cursor"))
-        if pushed is not None and stored is not None and pushed <= stored:
-            return RequestResult.STALE
-        for _ in range(2):
-            if self._claim(key, owner, now, lease, delivery):
-                return RequestResult.RUN
-            self.cursor_ref(key).update({"dirty": True})
-            # The holder may have finished between our claim and our dirty write; a second
-            # claim then succeeds. If it fails, the holder's finish sees our dirty flag.
-        return RequestResult.QUEUED
+        from google.api_core.exceptions import FailedPrecondition, NotFound
 
-    def _claim(
-        self, key: SyncKey, owner: str, now: datetime, lease: timedelta, delivery: str | None
-    ) -> bool:
-        from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
-
-        ref = self.lease_ref(key)
-        claim = {"owner": owner, "until": now + lease, "uid": key.uid, "delivery": delivery}
-        try:
-            ref.create(claim)
-            return True
-        except AlreadyExists:
-            pass
-        held = ref.get()
-        lease_data = (held.to_dict() or {}) if held.exists else {}
-        redelivered = delivery is not None and lease_data.get("delivery") == delivery
-        if held.exists and lease_data.get("until", now) > now and not redelivered:
-            return False
-        try:
-            # Its holder died (lease over, or our own delivery came back): take over,
-            # unless someone else just did.
-            if held.exists:
-                ref.update(claim, option=self._db.write_option(last_update_time=held.update_time))
-            else:
-                ref.create(claim)
-            return True
-        except (AlreadyExists, FailedPrecondition, NotFound):
-            return False
-
-    def _holds(self, key: SyncKey, owner: str) -> bool:
-        held = self.lease_ref(key).get()
-        return held.exists and (held.to_dict() or {}).get("owner") == owner
-
-    def begin_pass(
-        self, key: SyncKey, owner: str, notified_at: datetime | None = None
-    ) -> CursorState | None:
-        """Clear the dirty flag under our lease and return the cursor to start from.
-
-        Clearing before Google is read means every notification marked before this point
-        is covered by the pass about to run.
-        """
-        if not self._holds(key, owner):
-            return None
         ref = self.cursor_ref(key)
-        update: dict[str, Any] = {"dirty": False}
-        if notified_at is not None:
-            update["last_notified_at"] = notified_at
-        ref.update(update)
-        data = ref.get().to_dict() or {}
-        return CursorState(data.get("cursor"), data.get("index"), data.get("last_synced_at"))
+        marked = False
+        for _ in range(4):
+            seen = ref.get()
+            if not seen.exists:
+                return RequestResult.UNKNOWN, None
+            data = seen.to_dict() or {}
+            stored = _as_int(data.get("cursor"))
+            if pushed is not None and stored is not None and pushed <= stored:
+                return RequestResult.STALE, None
+            if _held(data, now, delivery):
+                if marked:
+                    # Still held after our dirty write: its holder's finish sees the flag.
+                    return RequestResult.QUEUED, None
+                with contextlib.suppress(NotFound):
+                    ref.update({"dirty": True})
+                marked = True
+                # The holder may have finished between our read and our dirty write; read
+                # again: a free lease is then ours to take.
+                continue
+            take = {
+                "lease_owner": owner,
+                "lease_until": now + lease,
+                "lease_delivery": delivery,
+                "dirty": False,
+            }
+            if notified_at is not None:
+                take["last_notified_at"] = notified_at
+            try:
+                ref.update(take, option=self._db.write_option(last_update_time=seen.update_time))
+            except (FailedPrecondition, NotFound):
+                continue  # someone wrote the cursor document meanwhile: look again
+            return RequestResult.RUN, _state(data)
+        return RequestResult.QUEUED, None
 
     def commit(
         self,
@@ -168,32 +148,87 @@ class FirestoreSyncStore:
     ) -> list[PushJob] | None:
         """Record new items and their jobs, write event records and move the cursor (when
         given), if nobody moved it first."""
+        jobs, _ = self._end(key, started_from, items, cursor, now, records, None)
+        return jobs
+
+    def commit_last(
+        self,
+        key: SyncKey,
+        started_from: CursorState,
+        items: list[ActivityItem],
+        cursor: CursorState | None,
+        now: datetime,
+        records: Sequence[IndexWrite],
+        owner: str,
+        lease: timedelta,
+    ) -> tuple[list[PushJob] | None, CursorState | None]:
+        """``commit`` and ``finish_pass`` in one transaction (one read, one cursor write)."""
+        return self._end(key, started_from, items, cursor, now, records, (owner, lease))
+
+    def finish_pass(
+        self, key: SyncKey, owner: str, now: datetime, lease: timedelta
+    ) -> CursorState | None:
+        """Extend the lease and start the next pass when notifications arrived meanwhile;
+        else release it."""
+        _, upcoming = self._end(key, None, [], None, now, (), (owner, lease))
+        return upcoming
+
+    def _end(
+        self,
+        key: SyncKey,
+        started_from: CursorState | None,
+        items: list[ActivityItem],
+        cursor: CursorState | None,
+        now: datetime,
+        records: Sequence[IndexWrite],
+        holder: tuple[str, timedelta] | None,
+    ) -> tuple[list[PushJob] | None, CursorState | None]:
+        """One transaction: commit a chunk (``started_from`` given) if the cursor did not
+        move, then end the pass (``holder`` given): keep the lease for another pass when the
+        source is dirty, else release it."""
         from google.cloud import firestore
 
         ref = self.cursor_ref(key)
         unique = {item.id: item for item in items}
 
         @firestore.transactional
-        def commit(transaction: firestore.Transaction) -> list[PushJob] | None:
+        def end(
+            transaction: firestore.Transaction,
+        ) -> tuple[list[PushJob] | None, CursorState | None]:
             snapshot = ref.get(transaction=transaction)
-            data = (snapshot.to_dict() or {}) if snapshot.exists else {}
-            if not snapshot.exists or data.get("cursor") != started_from.cursor:
-                return None
-            jobs = self._record(transaction, key.uid, unique, now)
-            for write in records:
-                record = self.record_ref(key, write.event_id)
-                if write.record is None:
-                    transaction.delete(record)
+            if not snapshot.exists:
+                return None, None
+            data = snapshot.to_dict() or {}
+            jobs: list[PushJob] | None = None
+            update: dict[str, Any] = {}
+            if started_from is not None and data.get("cursor") == started_from.cursor:
+                jobs = self._record(transaction, key.uid, unique, now)
+                for write in records:
+                    record = self.record_ref(key, write.event_id)
+                    if write.record is None:
+                        transaction.delete(record)
+                    else:
+                        transaction.set(record, {"id": write.event_id, **write.record})
+                if cursor is not None:
+                    update.update({"cursor": cursor.cursor, "last_synced_at": now})
+                    if cursor.index is not None:
+                        update["index"] = cursor.index
+            upcoming = None
+            if holder is not None:
+                owner, lease = holder
+                if data.get("lease_owner") != owner:
+                    log.warning("sync lease lost", extra={"source": key.kind.value})
+                elif data.get("dirty"):
+                    update.update({"dirty": False, "lease_until": now + lease})
+                    upcoming = _state({**data, **update})
                 else:
-                    transaction.set(record, {"id": write.event_id, **write.record})
-            if cursor is not None:
-                update: dict[str, Any] = {"cursor": cursor.cursor, "last_synced_at": now}
-                if cursor.index is not None:
-                    update["index"] = cursor.index
+                    update.update(_RELEASED)
+            if update:
                 transaction.update(ref, update)
-            return jobs
+            return jobs, upcoming
 
-        return commit(self._db.transaction())
+        result: tuple[list[PushJob] | None, CursorState | None] = end(self._db.transaction())
+        return result
 
     def _record(
         self,
@@ -237,25 +272,6 @@ class FirestoreSyncStore:
 
         return record(self._db.transaction())
 
-    def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool:
-        """True (lease extended) when notifications arrived meanwhile; else release."""
-        from google.cloud import firestore
-
-        ref, lease_ref = self.cursor_ref(key), self.lease_ref(key)
-
-        @firestore.transactional
-        def finish(transaction: firestore.Transaction) -> bool:
-            cursor, held = transaction.get_all([ref, lease_ref])
-            if not held.exists or (held.to_dict() or {}).get("owner") != owner:
-                return False
-            if cursor.exists and (cursor.to_dict() or {}).get("dirty"):
-                transaction.update(lease_ref, {"until": now + lease})
-                return True
-            transaction.delete(lease_ref)
-            return False
-
-        return finish(self._db.transaction())
-
     def release(self, key: SyncKey, owner: str) -> None:
         """Give the lease up (after a failure) and leave the source dirty and due now: the
         next maintenance tick reconciles it (Google does not resend a channel
@@ -263,15 +279,23 @@ class FirestoreSyncStore:
         from google.api_core.exceptions import FailedPrecondition, NotFound
 
         now = datetime.now(UTC)
-        retry = {"dirty": True, "reconcile_at": now, "due_at": now}
-        with contextlib.suppress(NotFound):  # the cursor is gone when the user unlinked
-            self.cursor_ref(key).update(retry)
-        held = self.lease_ref(key).get()
-        if held.exists and (held.to_dict() or {}).get("owner") == owner:
-            with contextlib.suppress(FailedPrecondition, NotFound):
-                self.lease_ref(key).delete(
-                    option=self._db.write_option(last_update_time=held.update_time)
+        retry: dict[str, Any] = {"dirty": True, "reconcile_at": now, "due_at": now}
+        ref = self.cursor_ref(key)
+        for _ in range(3):
+            seen = ref.get()
+            if not seen.exists:
+                return  # the cursor is gone when the user unlinked
+            ours = (seen.to_dict() or {}).get("lease_owner") == owner
+            try:
+                ref.update(
+                    {**retry, **(_RELEASED if ours else {})},
+                    option=self._db.write_option(last_update_time=seen.update_time),
                 )
+                return
+            except (FailedPrecondition, NotFound):
+                continue  # written meanwhile: look again
+        with contextlib.suppress(NotFound):
+            ref.update(retry)
 
     def outbox(self, uid: str) -> list[PushJob]:
         """Jobs committed but not yet published."""
@@ -354,6 +378,19 @@ class FirestoreSyncStore:
         """Every cursor document of one user."""
         docs = self._user(uid).collection(Collections.CURSORS).stream()
         return [(_key(data), data) for data in (doc.to_dict() or {} for doc in docs)]
+
+
+def _held(data: dict[str, Any], now: datetime, delivery: str | None) -> bool:
+    """Whether a live holder has the lease: not when free, run out, or held for the very
+    delivery that is being redelivered (its holder died)."""
+    until = data.get("lease_until")
+    if not data.get("lease_owner") or until is None or until <= now:
+        return False
+    return delivery is None or data.get("lease_delivery") != delivery
+
+
+def _state(data: dict[str, Any]) -> CursorState:
+    return CursorState(data.get("cursor"), data.get("index"), data.get("last_synced_at"))
 
 
 def _key(data: dict[str, Any]) -> SyncKey:

@@ -86,15 +86,20 @@ class RequestResult(StrEnum):
 class SyncStore(Protocol):
     """Port: cursors, leases, feed items and the outbox.
 
-    ``commit`` and ``finish_pass`` are each one transaction; ``request`` claims the lease
-    with a create-if-absent write and marks the source dirty with blind writes; the others
-    are single reads or writes (a batch for ``clear_outbox``).
+    The lease lives on the cursor document, so taking it also starts the first pass
+    (``request``: the dirty flag cleared, ``notified_at`` recorded, the cursor returned), and
+    the last commit of a pass also ends it (``commit_last``: the lease released, or kept
+    and the next pass started when notifications arrived meanwhile). ``commit``,
+    ``commit_last`` and ``finish_pass`` are each one transaction; ``request`` takes the lease
+    with a write conditional on the cursor document being unchanged since it was read and
+    marks the source dirty with blind writes, so a burst does not queue on a transaction
+    lock; the others are single reads or writes (a batch for ``clear_outbox``).
 
     ``delivery``: a stable id of what triggered the run (a Pub/Sub message id, a channel
     message number). A lease whose holder had the same delivery is taken over at once: that
     delivery is being redelivered because its holder died or timed out.
-    ``notified_at``: set on the first pass of a run a Google notification started
-    (``last_notified_at``, which the watch health and adaptive reconcile read).
+    ``notified_at``: set when a Google notification starts the run (``last_notified_at``,
+    which the watch health and adaptive reconcile read).
     """
 
     def request(
@@ -105,10 +110,11 @@ class SyncStore(Protocol):
         lease: timedelta,
         pushed: int | None,
         delivery: str | None = None,
-    ) -> RequestResult: ...
-    def begin_pass(
-        self, key: SyncKey, owner: str, notified_at: datetime | None = None
-    ) -> CursorState | None: ...
+        notified_at: datetime | None = None,
+    ) -> tuple[RequestResult, CursorState | None]:
+        """The result, with the state the first pass starts from when it is ``RUN``."""
+        ...
+
     def commit(
         self,
         key: SyncKey,
@@ -117,8 +123,33 @@ class SyncStore(Protocol):
         cursor: CursorState | None,
         now: datetime,
         records: Sequence[IndexWrite] = (),
-    ) -> list[PushJob] | None: ...
-    def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool: ...
+    ) -> list[PushJob] | None:
+        """Commit one chunk of a pass; the new jobs, or None when the cursor moved."""
+        ...
+
+    def commit_last(
+        self,
+        key: SyncKey,
+        started_from: CursorState,
+        items: list[ActivityItem],
+        cursor: CursorState | None,
+        now: datetime,
+        records: Sequence[IndexWrite],
+        owner: str,
+        lease: timedelta,
+    ) -> tuple[list[PushJob] | None, CursorState | None]:
+        """``commit`` and ``finish_pass`` in one transaction: the new jobs (None when the
+        cursor moved) and the state of the next pass (None: the lease is released or
+        lost)."""
+        ...
+
+    def finish_pass(
+        self, key: SyncKey, owner: str, now: datetime, lease: timedelta
+    ) -> CursorState | None:
+        """Under our lease: when notifications arrived meanwhile, extend it, clear the dirty
+        flag and return the state the next pass starts from; else release it (None)."""
+        ...
+
     def release(self, key: SyncKey, owner: str) -> None: ...
     def outbox(self, uid: str) -> list[PushJob]: ...
     def clear_outbox(self, uid: str, job_ids: Iterable[str]) -> None: ...

@@ -83,25 +83,23 @@ class SyncRunner:
     ) -> tuple[RequestResult, int]:
         owner = uuid.uuid4().hex
         now = datetime.now(UTC)
-        result = self._store.request(key, owner, now, LEASE, pushed, delivery)
-        if result is not RequestResult.RUN:
+        notified_at = now if notified else None
+        result, state = self._store.request(key, owner, now, LEASE, pushed, delivery, notified_at)
+        if result is not RequestResult.RUN or state is None:
             log.info("sync not started", extra={"source": key.kind.value, "result": result.value})
             return result, 0
-        return result, self._run(key, owner, now if notified else None)
+        return result, self._run(key, owner, state)
 
-    def _run(self, key: SyncKey, owner: str, notified_at: datetime | None) -> int:
+    def _run(self, key: SyncKey, owner: str, state: CursorState) -> int:
         items = 0
         try:
             self.flush_outbox(key.uid)
             for _ in range(MAX_PASSES):
-                state = self._store.begin_pass(key, owner, notified_at)
-                notified_at = None  # recorded once per run
-                if state is None:
-                    log.warning("sync lease lost", extra={"source": key.kind.value})
+                published, upcoming = self._pass(key, owner, state)
+                items += published
+                if upcoming is None:
                     return items
-                items += self._pass(key, state)
-                if not self._store.finish_pass(key, owner, datetime.now(UTC), LEASE):
-                    return items
+                state = upcoming
             log.warning("sync still dirty after max passes", extra={"source": key.kind.value})
             self._store.release(key, owner)
         except Exception:
@@ -111,8 +109,9 @@ class SyncRunner:
             self._follow_up(key)
         return items
 
-    def _pass(self, key: SyncKey, state: CursorState) -> int:
-        """One pass; the number of new feed items it committed (0 when discarded)."""
+    def _pass(self, key: SyncKey, owner: str, state: CursorState) -> tuple[int, CursorState | None]:
+        """One pass: the number of new feed items it committed (0 when discarded), and the
+        state of the next pass (None: the lease is released or lost)."""
         now = datetime.now(UTC)
         batch = self._source.fetch(key, state, now)
         # Items first, then record writes, the cursor with the last chunk: a pass cut short
@@ -128,15 +127,23 @@ class SyncRunner:
         ]
         chunks = chunks or [([], [])]
         published = 0
+        upcoming: CursorState | None = None
         for number, (items, writes) in enumerate(chunks):
-            last = number == len(chunks) - 1
-            final = CursorState(batch.cursor, batch.index) if last else None
-            jobs = self._store.commit(key, state, items, final, now, records=writes)
+            if number == len(chunks) - 1:
+                # The last chunk moves the cursor and ends the pass in the same transaction.
+                final = CursorState(batch.cursor, batch.index)
+                jobs, upcoming = self._store.commit_last(
+                    key, state, items, final, now, writes, owner, LEASE
+                )
+            else:
+                jobs = self._store.commit(key, state, items, None, now, records=writes)
+                if jobs is None:
+                    upcoming = self._store.finish_pass(key, owner, datetime.now(UTC), LEASE)
             if jobs is None:
                 log.info(
                     "sync pass discarded: cursor moved meanwhile", extra={"source": key.kind.value}
                 )
-                return published
+                return published, upcoming
             published += len(jobs)
             self._publish(key.uid, jobs)
         log.info(
@@ -148,7 +155,7 @@ class SyncRunner:
                 **batch.notes,
             },
         )
-        return published
+        return published, upcoming
 
     def _publish(self, uid: str, jobs: list[PushJob]) -> None:
         publish_committed(self._publisher, self._store, uid, jobs)

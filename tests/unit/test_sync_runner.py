@@ -58,24 +58,19 @@ class MemoryStore:
         lease: timedelta,
         pushed: int | None,
         delivery: str | None = None,
-    ) -> RequestResult:
+        notified_at: datetime | None = None,
+    ) -> tuple[RequestResult, CursorState | None]:
         if pushed is not None and pushed <= int(self.cursor):
-            return RequestResult.STALE
+            return RequestResult.STALE, None
         self.dirty = True
         redelivered = delivery is not None and delivery == self.delivery
         if self.owner is not None and not redelivered:
-            return RequestResult.QUEUED
+            return RequestResult.QUEUED, None
         self.owner, self.delivery = owner, delivery
-        return RequestResult.RUN
-
-    def begin_pass(
-        self, key: SyncKey, owner: str, notified_at: datetime | None = None
-    ) -> CursorState | None:
-        if self.owner != owner:
-            return None
+        # Taking the lease starts the first pass.
         self.dirty = self.always_dirty
         self.notified_at = notified_at or self.notified_at
-        return CursorState(self.cursor)
+        return RequestResult.RUN, CursorState(self.cursor)
 
     def commit(
         self,
@@ -112,11 +107,30 @@ class MemoryStore:
             self.cursor = str(cursor.cursor)
         return jobs
 
-    def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool:
+    def commit_last(
+        self,
+        key: SyncKey,
+        started_from: CursorState,
+        items: list[ActivityItem],
+        cursor: CursorState | None,
+        now: datetime,
+        records: Sequence[IndexWrite],
+        owner: str,
+        lease: timedelta,
+    ) -> tuple[list[PushJob] | None, CursorState | None]:
+        jobs = self.commit(key, started_from, items, cursor, now, records)
+        return jobs, self.finish_pass(key, owner, now, lease)
+
+    def finish_pass(
+        self, key: SyncKey, owner: str, now: datetime, lease: timedelta
+    ) -> CursorState | None:
+        if self.owner != owner:
+            return None
         if self.dirty:
-            return True
+            self.dirty = self.always_dirty  # the next pass starts
+            return CursorState(self.cursor)
         self.owner = None
-        return False
+        return None
 
     def release(self, key: SyncKey, owner: str) -> None:
         if self.owner == owner:
