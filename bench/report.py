@@ -69,21 +69,9 @@ def _imports(results: dict[str, Any]) -> str:
 
 
 def _cost(results: dict[str, Any]) -> str:
-    rows = []
-    keys = ["reads", "writes", "deletes", "google_calls", "publishes", "fcm_calls"]
-    for flow, row in results["cost"].items():
-        for key in keys:
-            ratio = row["ratio"][key]
-            rows.append(
-                [
-                    flow,
-                    key.replace("_", " "),
-                    _num(row["measured"][key]),
-                    _num(row["minimum"][key]),
-                    "-" if ratio is None else f"{ratio:.1f}x",
-                ]
-            )
-    return _table(["flow", "per notification", "measured (median)", "minimum", "ratio"], rows)
+    from bench.cost_report import markdown
+
+    return markdown(results)
 
 
 def _bursts(results: dict[str, Any]) -> str:
