@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -131,10 +131,14 @@ class FirestoreSyncStore:
             if notified_at is not None:
                 take["last_notified_at"] = notified_at
             try:
-                ref.update(take, option=self._db.write_option(last_update_time=seen.update_time))
+                written = ref.update(
+                    take, option=self._db.write_option(last_update_time=seen.update_time)
+                )
             except (FailedPrecondition, NotFound):
                 continue  # someone wrote the cursor document meanwhile: look again
-            return RequestResult.RUN, _state(data)
+            state = _state(data)
+            state.version = written.update_time
+            return RequestResult.RUN, state
         return RequestResult.QUEUED, None
 
     def commit(
@@ -162,8 +166,54 @@ class FirestoreSyncStore:
         owner: str,
         lease: timedelta,
     ) -> tuple[list[PushJob] | None, CursorState | None]:
-        """``commit`` and ``finish_pass`` in one transaction (one read, one cursor write)."""
+        """``commit`` and ``finish_pass`` in one transaction (one read, one cursor write), or
+        with no read at all when nothing touched the cursor document since our lease write
+        (``started_from.version``): see ``_commit_unread``."""
+        if started_from.version is not None:
+            jobs = self._commit_unread(key, started_from, items, cursor, now, records)
+            if jobs is not None:
+                return jobs, None
         return self._end(key, started_from, items, cursor, now, records, (owner, lease))
+
+    def _commit_unread(
+        self,
+        key: SyncKey,
+        started_from: CursorState,
+        items: list[ActivityItem],
+        cursor: CursorState | None,
+        now: datetime,
+        records: Sequence[IndexWrite],
+    ) -> list[PushJob] | None:
+        """The last commit of a pass as one batch of preconditioned writes, no read: the
+        cursor update requires the document unchanged since our lease write (so the cursor
+        is where the pass started, the lease is ours and no notification marked it dirty:
+        the lease is released), each feed item is created (so an item stored before fails
+        the batch). Any precondition failing fails the whole batch atomically: None, and
+        the caller takes the transaction, which reads and decides."""
+        from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition, NotFound
+
+        batch = self._db.batch()
+        jobs = self._stage(
+            batch.create, batch.set, key.uid, list({i.id: i for i in items}.values()), now
+        )
+        for write in records:
+            record = self.record_ref(key, write.event_id)
+            if write.record is None:
+                batch.delete(record)
+            else:
+                batch.set(record, {"id": write.event_id, **write.record})
+        update: dict[str, Any] = dict(_RELEASED)
+        if cursor is not None:
+            update.update({"cursor": cursor.cursor, "last_synced_at": now})
+            if cursor.index is not None:
+                update["index"] = cursor.index
+        option = self._db.write_option(last_update_time=started_from.version)
+        batch.update(self.cursor_ref(key), update, option=option)
+        try:
+            batch.commit()
+        except (AlreadyExists, Conflict, FailedPrecondition, NotFound):
+            return None
+        return jobs
 
     def finish_pass(
         self, key: SyncKey, owner: str, now: datetime, lease: timedelta
@@ -239,24 +289,36 @@ class FirestoreSyncStore:
     ) -> list[PushJob]:
         """Inside ``transaction``: store the items not stored yet and a job for each."""
         activity = self._user(uid).collection(Collections.ACTIVITY)
-        outbox = self._user(uid).collection(Collections.OUTBOX)
         refs = [activity.document(item_id) for item_id in items]
         found = transaction.get_all(refs) if refs else []
         existing = {doc.id for doc in found if doc.exists}
+        new = [item for item_id, item in items.items() if item_id not in existing]
+        return self._stage(transaction.set, transaction.set, uid, new, now)
+
+    def _stage(
+        self,
+        put_item: Callable[..., Any],
+        put_job: Callable[..., Any],
+        uid: str,
+        items: list[ActivityItem],
+        now: datetime,
+    ) -> list[PushJob]:
+        """Stage each item (``put_item``: a transaction's or batch's set or create) with its
+        job in the outbox (``put_job``); the jobs."""
+        activity = self._user(uid).collection(Collections.ACTIVITY)
+        outbox = self._user(uid).collection(Collections.OUTBOX)
         jobs: list[PushJob] = []
-        for item_id, item in items.items():
-            if item_id in existing:
-                continue
-            transaction.set(activity.document(item_id), item.model_dump())
+        for item in items:
+            put_item(activity.document(item.id), item.model_dump())
             job = PushJob(
-                job_id=push_job_id(uid, item_id),
+                job_id=push_job_id(uid, item.id),
                 uid=uid,
-                item_id=item_id,
+                item_id=item.id,
                 kind=item.kind,
                 created_at=now,
                 trace_id=current_trace_id(),
             )
-            transaction.set(outbox.document(job.job_id), job.model_dump())
+            put_job(outbox.document(job.job_id), job.model_dump())
             jobs.append(job)
         return jobs
 

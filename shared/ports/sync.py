@@ -59,6 +59,9 @@ class CursorState:
     index: dict[str, str] | None = None
     synced_at: datetime | None = None  # start of the last committed pass (or the cursor's creation)
     records: list[IndexWrite] = field(default_factory=list)
+    # Opaque to services: the cursor as the store's own lease write left it. A commit
+    # conditional on it needs no read (anything written meanwhile makes it fall back).
+    version: object | None = None
 
 
 @dataclass
