@@ -23,9 +23,10 @@ answers; ``AppError`` from the credentials (not linked, scope not granted, re-li
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.adapters.google_http import BearerHttp, make_session
@@ -80,6 +81,30 @@ class GoogleGateway:
         self._pool_size = pool_size
         self._lock = threading.Lock()
         self._services: dict[Feature, Resource] = {}
+        self._local = threading.local()  # per thread: the tokens of ``reusing_credentials``
+
+    @contextlib.contextmanager
+    def reusing_credentials(self) -> Iterator[None]:
+        """Within the block (one unit of work of this thread: a sync pass's reads), a user's
+        stored credentials are read once per feature, not once per request; a 401 still
+        forces a refresh. Outside any block every call reads them."""
+        if getattr(self._local, "tokens", None) is not None:
+            yield  # already inside one
+            return
+        self._local.tokens = {}
+        try:
+            yield
+        finally:
+            self._local.tokens = None
+
+    def _token(self, uid: str, feature: Feature, *, force_refresh: bool = False) -> str:
+        tokens: dict[tuple[str, Feature], str] | None = getattr(self._local, "tokens", None)
+        if tokens is not None and not force_refresh and (uid, feature) in tokens:
+            return tokens[(uid, feature)]
+        token = str(self._credentials.for_user(uid, feature, force_refresh=force_refresh).token)
+        if tokens is not None:
+            tokens[(uid, feature)] = token
+        return token
 
     @functools.cached_property
     def _session(self) -> requests.Session:
@@ -133,14 +158,14 @@ class GoogleGateway:
         def with_retries(token: str) -> Any:
             return call_with_retries(lambda: attempt(token), self._policy, resend_safe=resend_safe)
 
-        token = str(self._credentials.for_user(uid, feature).token)
+        token = self._token(uid, feature)
         try:
             return with_retries(token)
         except GoogleFailure as failure:
             if failure.status != 401:
                 raise
         # The access token was refused: refresh once (invalid_grant marks re-link there).
-        fresh = str(self._credentials.for_user(uid, feature, force_refresh=True).token)
+        fresh = self._token(uid, feature, force_refresh=True)
         try:
             return with_retries(fresh)
         except GoogleFailure as failure:

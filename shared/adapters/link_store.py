@@ -184,6 +184,9 @@ class FirestoreLinkStore:
                     "refresh_token": refresh,
                     "access_token": sealed_access,
                     "access_expires_at": grant.access_expires_at,
+                    # The granted scopes again, beside the tokens: a notification then reads
+                    # one document for its credentials (shared.adapters.google_credentials).
+                    "scopes": grant.scopes,
                     "updated_at": now,
                 },
             )
