@@ -5,7 +5,9 @@
 commit of a pass ends it, each one write);
 ``users/{uid}/cursors/{key}/events/{hash of event id}``: one record per calendar event;
 ``users/{uid}/activity/{item}``: feed items (TTL ``expires_at``);
-``users/{uid}/outbox/{job}``: push jobs committed but not yet published.
+the cursor document's ``outbox`` map (job id → job): push jobs a pass committed with the
+cursor, not yet known to be published;
+``users/{uid}/outbox/{job}``: push jobs recorded outside a sync pass (``record``), likewise.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from shared.activity import ActivityItem, Category, PushJob, push_job_id
 from shared.firestore import Collections, where
@@ -193,16 +197,14 @@ class FirestoreSyncStore:
         from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition, NotFound
 
         batch = self._db.batch()
-        jobs = self._stage(
-            batch.create, batch.set, key.uid, list({i.id: i for i in items}.values()), now
-        )
+        jobs = self._stage(batch.create, key.uid, list({i.id: i for i in items}.values()), now)
         for write in records:
             record = self.record_ref(key, write.event_id)
             if write.record is None:
                 batch.delete(record)
             else:
                 batch.set(record, {"id": write.event_id, **write.record})
-        update: dict[str, Any] = dict(_RELEASED)
+        update: dict[str, Any] = {**_RELEASED, **_outboxed(jobs)}
         if cursor is not None:
             update.update({"cursor": cursor.cursor, "last_synced_at": now})
             if cursor.index is not None:
@@ -253,6 +255,7 @@ class FirestoreSyncStore:
             update: dict[str, Any] = {}
             if started_from is not None and data.get("cursor") == started_from.cursor:
                 jobs = self._record(transaction, key.uid, unique, now)
+                update.update(_outboxed(jobs))
                 for write in records:
                     record = self.record_ref(key, write.event_id)
                     if write.record is None:
@@ -271,6 +274,7 @@ class FirestoreSyncStore:
                 elif data.get("dirty"):
                     update.update({"dirty": False, "lease_until": now + lease})
                     upcoming = _state({**data, **update})
+                    upcoming.pending = []  # this run publishes what it committed
                 else:
                     update.update(_RELEASED)
             if update:
@@ -293,33 +297,31 @@ class FirestoreSyncStore:
         found = transaction.get_all(refs) if refs else []
         existing = {doc.id for doc in found if doc.exists}
         new = [item for item_id, item in items.items() if item_id not in existing]
-        return self._stage(transaction.set, transaction.set, uid, new, now)
+        return self._stage(transaction.set, uid, new, now)
 
     def _stage(
         self,
         put_item: Callable[..., Any],
-        put_job: Callable[..., Any],
         uid: str,
         items: list[ActivityItem],
         now: datetime,
     ) -> list[PushJob]:
-        """Stage each item (``put_item``: a transaction's or batch's set or create) with its
-        job in the outbox (``put_job``); the jobs."""
+        """Stage each item (``put_item``: a transaction's or batch's set or create); the job
+        of each, for the caller to put in an outbox in the same commit."""
         activity = self._user(uid).collection(Collections.ACTIVITY)
-        outbox = self._user(uid).collection(Collections.OUTBOX)
         jobs: list[PushJob] = []
         for item in items:
             put_item(activity.document(item.id), item.model_dump())
-            job = PushJob(
-                job_id=push_job_id(uid, item.id),
-                uid=uid,
-                item_id=item.id,
-                kind=item.kind,
-                created_at=now,
-                trace_id=current_trace_id(),
+            jobs.append(
+                PushJob(
+                    job_id=push_job_id(uid, item.id),
+                    uid=uid,
+                    item_id=item.id,
+                    kind=item.kind,
+                    created_at=now,
+                    trace_id=current_trace_id(),
+                )
             )
-            put_job(outbox.document(job.job_id), job.model_dump())
-            jobs.append(job)
         return jobs
 
     def record(self, uid: str, items: list[ActivityItem], now: datetime) -> list[PushJob]:
@@ -328,9 +330,14 @@ class FirestoreSyncStore:
 
         unique = {item.id: item for item in items}
 
+        outbox = self._user(uid).collection(Collections.OUTBOX)
+
         @firestore.transactional
         def record(transaction: firestore.Transaction) -> list[PushJob]:
-            return self._record(transaction, uid, unique, now)
+            jobs = self._record(transaction, uid, unique, now)
+            for job in jobs:
+                transaction.set(outbox.document(job.job_id), job.model_dump())
+            return jobs
 
         return record(self._db.transaction())
 
@@ -359,8 +366,18 @@ class FirestoreSyncStore:
         with contextlib.suppress(NotFound):
             ref.update(retry)
 
+    def clear_pending(self, key: SyncKey, job_ids: Iterable[str]) -> None:
+        """Forget published jobs of the source's outbox (one write, whatever else changed)."""
+        from google.api_core.exceptions import NotFound
+        from google.cloud import firestore
+
+        fields = {_outbox_field(job_id): firestore.DELETE_FIELD for job_id in job_ids}
+        if fields:
+            with contextlib.suppress(NotFound):  # the cursor is gone when the user unlinked
+                self.cursor_ref(key).update(fields)
+
     def outbox(self, uid: str) -> list[PushJob]:
-        """Jobs committed but not yet published."""
+        """Jobs recorded outside a sync pass (``record``) but not yet published."""
         docs = self._user(uid).collection(Collections.OUTBOX).stream()
         return [PushJob.model_validate(doc.to_dict()) for doc in docs]
 
@@ -395,6 +412,10 @@ class FirestoreSyncStore:
                         self.record_ref(key, write.event_id), {"id": write.event_id, **write.record}
                     )
             batch.commit()
+        # Jobs committed with the old cursor and not yet published still get published.
+        before = self.cursor_ref(key).get(["outbox"])
+        if before.exists and (before.to_dict() or {}).get("outbox"):
+            data["outbox"] = (before.to_dict() or {})["outbox"]
         self.cursor_ref(key).set(data)
 
     def cursor_of(self, key: SyncKey) -> dict[str, Any] | None:
@@ -452,7 +473,25 @@ def _held(data: dict[str, Any], now: datetime, delivery: str | None) -> bool:
 
 
 def _state(data: dict[str, Any]) -> CursorState:
-    return CursorState(data.get("cursor"), data.get("index"), data.get("last_synced_at"))
+    pending = []
+    for job in (data.get("outbox") or {}).values():
+        try:
+            pending.append(PushJob.model_validate(job))
+        except ValidationError:
+            log.error("unreadable outbox job", extra={"alert": "outbox_job_invalid"})
+    return CursorState(
+        data.get("cursor"), data.get("index"), data.get("last_synced_at"), pending=pending
+    )
+
+
+def _outbox_field(job_id: str) -> str:
+    """The field path of a job in the cursor's ``outbox`` (job ids are hex digests)."""
+    return f"outbox.{job_id}"
+
+
+def _outboxed(jobs: list[PushJob]) -> dict[str, Any]:
+    """The cursor fields that put ``jobs`` in the source's outbox."""
+    return {_outbox_field(job.job_id): job.model_dump() for job in jobs}
 
 
 def _key(data: dict[str, Any]) -> SyncKey:

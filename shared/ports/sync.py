@@ -59,6 +59,9 @@ class CursorState:
     index: dict[str, str] | None = None
     synced_at: datetime | None = None  # start of the last committed pass (or the cursor's creation)
     records: list[IndexWrite] = field(default_factory=list)
+    # Jobs committed with this cursor and perhaps not published (a run crashed between
+    # its commit and its publish): the outbox of the source, held on its cursor.
+    pending: list[PushJob] = field(default_factory=list)
     # Opaque to services: the cursor as the store's own lease write left it. A commit
     # conditional on it needs no read (anything written meanwhile makes it fall back).
     version: object | None = None
@@ -154,7 +157,14 @@ class SyncStore(Protocol):
         ...
 
     def release(self, key: SyncKey, owner: str) -> None: ...
-    def outbox(self, uid: str) -> list[PushJob]: ...
+    def clear_pending(self, key: SyncKey, job_ids: Iterable[str]) -> None:
+        """Forget published jobs of the source's outbox (``CursorState.pending``)."""
+        ...
+
+    def outbox(self, uid: str) -> list[PushJob]:
+        """The user's outbox of jobs recorded outside a sync pass (``FeedRecorder``)."""
+        ...
+
     def clear_outbox(self, uid: str, job_ids: Iterable[str]) -> None: ...
 
 

@@ -3,12 +3,13 @@
 Notifications are hints. Each one marks the source *dirty*; whoever takes the lease runs
 sync passes until the source is clean, so a burst of N notifications costs one or two
 passes, not N. A pass reads changes from Google outside any transaction, then commits the
-feed items, their push jobs (an outbox) and the new cursor in one transaction that first
-checks the cursor is still the one the pass started from: a pass that raced another
-commits nothing. Item ids are deterministic, so a change seen twice is recorded once and
-pushed once. Jobs are published after the commit and then cleared from the outbox; a
-crash in between leaves them in the outbox for the next pass (push dispatch deduplicates
-by job id, so a second publish is harmless).
+feed items, their push jobs (the source's outbox, held on its cursor document) and the new
+cursor in one commit that first checks the cursor is still the one the pass started from:
+a pass that raced another commits nothing. Item ids are deterministic, so a change seen
+twice is recorded once and pushed once. Jobs are published after the commit and then
+cleared from the outbox; a crash in between leaves them there, and the next run of the
+source publishes them first (push dispatch deduplicates by job id, so a second publish is
+harmless).
 
 No waiting for the scheduler:
 - A run still dirty after ``MAX_PASSES`` (a mailbox busy through every pass) releases the
@@ -88,12 +89,14 @@ class SyncRunner:
         if result is not RequestResult.RUN or state is None:
             log.info("sync not started", extra={"source": key.kind.value, "result": result.value})
             return result, 0
-        return result, self._run(key, owner, state)
+        return result, self._run(key, owner, state, reconcile=not notified)
 
-    def _run(self, key: SyncKey, owner: str, state: CursorState) -> int:
+    def _run(self, key: SyncKey, owner: str, state: CursorState, *, reconcile: bool) -> int:
         items = 0
         try:
-            self.flush_outbox(key.uid)
+            self._publish(key, state.pending)  # left by a run that crashed after its commit
+            if reconcile:
+                self.flush_outbox(key.uid)
             for _ in range(MAX_PASSES):
                 published, upcoming = self._pass(key, owner, state)
                 items += published
@@ -145,7 +148,7 @@ class SyncRunner:
                 )
                 return published, upcoming
             published += len(jobs)
-            self._publish(key.uid, jobs)
+            self._publish(key, jobs)
         log.info(
             "sync pass committed",
             extra={
@@ -157,13 +160,18 @@ class SyncRunner:
         )
         return published, upcoming
 
-    def _publish(self, uid: str, jobs: list[PushJob]) -> None:
-        publish_committed(self._publisher, self._store, uid, jobs)
+    def _publish(self, key: SyncKey, jobs: list[PushJob]) -> None:
+        """Publish jobs committed to the source's outbox, then forget them there."""
+        if not jobs:
+            return
+        self._publisher.publish(jobs)
+        self._store.clear_pending(key, [job.job_id for job in jobs])
 
     def flush_outbox(self, uid: str) -> int:
-        """Publish jobs a crashed pass committed but did not publish."""
+        """Publish jobs recorded outside a sync pass (the relink push) that a crash left in
+        the user's outbox; reconciles do it, so a notification's run costs no query."""
         jobs = self._store.outbox(uid)
-        self._publish(uid, jobs)
+        publish_committed(self._publisher, self._store, uid, jobs)
         return len(jobs)
 
 

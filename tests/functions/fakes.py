@@ -454,7 +454,12 @@ class MemorySyncStore:
             cursor["dirty"] = False
             if notified_at is not None:
                 cursor["last_notified_at"] = notified_at
-            return RequestResult.RUN, CursorState(cursor.get("cursor"), cursor.get("index"))
+            # The fake keeps every job in the user's outbox; the adapter keeps a pass's jobs
+            # with the cursor. Either way the run publishes them first.
+            pending = list(self.outboxes.get(key.uid, {}).values())
+            return RequestResult.RUN, CursorState(
+                cursor.get("cursor"), cursor.get("index"), pending=pending
+            )
         self._write("dirty")
         cursor["dirty"] = True
         return RequestResult.QUEUED, None
@@ -521,6 +526,9 @@ class MemorySyncStore:
 
     def outbox(self, uid: str) -> list[PushJob]:
         return list(self.outboxes.get(uid, {}).values())
+
+    def clear_pending(self, key: SyncKey, job_ids: Iterable[str]) -> None:
+        self.clear_outbox(key.uid, job_ids)
 
     def clear_outbox(self, uid: str, job_ids: Iterable[str]) -> None:
         self._write("clear_outbox")
