@@ -58,8 +58,10 @@ class CountingFirestoreApi:
         self._counts[f"query {target}"] += max(1, returned)
 
     def commit(self, request: Any = None, **kwargs: Any) -> Any:
-        """Writes and deletes of one commit (a batch or a transaction)."""
+        """Writes and deletes of one commit (a batch or a transaction), counted once it
+        succeeded: a commit refused for a failed precondition writes nothing."""
         self._counts["rpcs"] += 1
+        response = self._real.commit(request=request, **kwargs)
         for write in request["writes"]:
             message = type(write).pb(write)
             kind = message.WhichOneof("operation")
@@ -67,7 +69,7 @@ class CountingFirestoreApi:
             name = message.delete if kind == "delete" else getattr(message, kind).name
             label = "delete" if kind == "delete" else "write"
             self._counts[f"{label} {_collection(name)}"] += 1
-        return self._real.commit(request=request, **kwargs)
+        return response
 
     def begin_transaction(self, request: Any = None, **kwargs: Any) -> Any:
         """Transactions are free but cost a round trip."""

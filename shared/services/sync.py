@@ -45,8 +45,9 @@ from shared.ports.sync import (
 log = get_logger(__name__)
 
 MAX_PASSES = 5
-COMMIT_CHUNK = 200  # feed items per transaction: 2 writes each (Firestore allows 500)
-INDEX_CHUNK = 450  # calendar event records per transaction: 1 write each
+# Feed items and calendar event records per commit: one write each (an item's job rides on
+# the cursor document's write); Firestore allows 500 writes per commit.
+COMMIT_CHUNK = 450
 LEASE = timedelta(seconds=120)
 
 
@@ -119,27 +120,27 @@ class SyncRunner:
         batch = self._source.fetch(key, state, now)
         # Items first, then record writes, the cursor with the last chunk: a pass cut short
         # re-reads from the old cursor, finds the same items (same ids, recorded once) and
-        # the records it had not written yet.
+        # the records it had not written yet. A small pass is one chunk, one commit.
+        writes: list[ActivityItem | IndexWrite] = [*batch.items, *batch.records]
         chunks: list[tuple[list[ActivityItem], list[IndexWrite]]] = [
-            (batch.items[i : i + COMMIT_CHUNK], [])
-            for i in range(0, len(batch.items), COMMIT_CHUNK)
-        ]
-        chunks += [
-            ([], batch.records[i : i + INDEX_CHUNK])
-            for i in range(0, len(batch.records), INDEX_CHUNK)
+            (
+                [w for w in writes[i : i + COMMIT_CHUNK] if isinstance(w, ActivityItem)],
+                [w for w in writes[i : i + COMMIT_CHUNK] if isinstance(w, IndexWrite)],
+            )
+            for i in range(0, len(writes), COMMIT_CHUNK)
         ]
         chunks = chunks or [([], [])]
         published = 0
         upcoming: CursorState | None = None
-        for number, (items, writes) in enumerate(chunks):
+        for number, (items, records) in enumerate(chunks):
             if number == len(chunks) - 1:
-                # The last chunk moves the cursor and ends the pass in the same transaction.
+                # The last chunk moves the cursor and ends the pass in the same commit.
                 final = CursorState(batch.cursor, batch.index)
                 jobs, upcoming = self._store.commit_last(
-                    key, state, items, final, now, writes, owner, LEASE
+                    key, state, items, final, now, records, owner, LEASE
                 )
             else:
-                jobs = self._store.commit(key, state, items, None, now, records=writes)
+                jobs = self._store.commit(key, state, items, None, now, records=records)
                 if jobs is None:
                     upcoming = self._store.finish_pass(key, owner, datetime.now(UTC), LEASE)
             if jobs is None:

@@ -252,12 +252,12 @@ def test_large_batches_commit_items_then_records_and_move_the_cursor_last() -> N
     SyncRunner(store, ScriptedSource([SyncBatch(items, "20", records=writes)]), publisher).notify(
         KEY, pushed=11
     )
+    # One write per item or record (an item's job rides on the cursor's write): items
+    # first, then records, at most 450 writes per commit, the cursor with the last one.
     assert store.commits == [
-        (200, 0, None),
-        (50, 0, None),
+        (250, 200, None),
         (0, 450, None),
-        (0, 450, None),
-        (0, 100, "20"),
+        (0, 350, "20"),
     ]
     assert len(store.records) == 1000 and store.cursor == "20" and len(publisher.published) == 250
 
