@@ -156,45 +156,51 @@ class FirestoreSyncStore:
     ) -> list[PushJob] | None:
         """Record new items and their jobs, write event records and move the cursor (when
         given), if nobody moved it first."""
-        jobs, _ = self._end(key, started_from, items, cursor, now, records, None)
-        return jobs
+        return self._commit(key, started_from, items, cursor, now, records)
 
     def commit_last(
         self,
         key: SyncKey,
         started_from: CursorState,
         items: list[ActivityItem],
-        cursor: CursorState | None,
+        cursor: CursorState,
         now: datetime,
         records: Sequence[IndexWrite],
-        owner: str,
-        lease: timedelta,
     ) -> tuple[list[PushJob] | None, CursorState | None]:
-        """``commit`` and ``finish_pass`` in one transaction (one read, one cursor write), or
-        with no read at all when nothing touched the cursor document since our lease write
-        (``started_from.version``): see ``_commit_unread``."""
+        """``commit`` with the cursor, with no read at all when nothing touched the cursor
+        document since our lease write (``started_from.version``, see ``_commit_unread``);
+        the state after it carries the commit's own version for ``finish_pass``."""
         if started_from.version is not None:
-            jobs = self._commit_unread(key, started_from, items, cursor, now, records)
-            if jobs is not None:
-                return jobs, None
-        return self._end(key, started_from, items, cursor, now, records, (owner, lease))
+            committed = self._commit_unread(key, started_from, items, cursor, now, records)
+            if committed is not None:
+                made, version = committed
+                return made, CursorState(cursor.cursor, cursor.index, now, version=version)
+        jobs = self._commit(key, started_from, items, cursor, now, records)
+        if jobs is None:
+            return None, None
+        return jobs, CursorState(cursor.cursor, cursor.index, now)
 
     def _commit_unread(
         self,
         key: SyncKey,
         started_from: CursorState,
         items: list[ActivityItem],
-        cursor: CursorState | None,
+        cursor: CursorState,
         now: datetime,
         records: Sequence[IndexWrite],
-    ) -> list[PushJob] | None:
-        """The last commit of a pass as one batch of preconditioned writes, no read: the
-        cursor update requires the document unchanged since our lease write (so the cursor
-        is where the pass started, the lease is ours and no notification marked it dirty:
-        the lease is released), each feed item is created (so an item stored before fails
-        the batch). Any precondition failing fails the whole batch atomically: None, and
-        the caller takes the transaction, which reads and decides."""
-        from google.api_core.exceptions import AlreadyExists, Conflict, FailedPrecondition, NotFound
+    ) -> tuple[list[PushJob], object] | None:
+        """The commit as one batch of preconditioned writes, no read: the cursor update
+        requires the document unchanged since our lease write (so the cursor is where the
+        pass started and the lease is ours), each feed item is created (so an item stored
+        before fails the batch). A failed precondition fails the whole batch atomically:
+        None, and the caller takes the transaction, which reads and decides. Else the jobs
+        and the cursor document's new version."""
+        from google.api_core.exceptions import (
+            AlreadyExists,
+            Conflict,
+            FailedPrecondition,
+            NotFound,
+        )
 
         batch = self._db.batch()
         jobs = self._stage(batch.create, key.uid, list({i.id: i for i in items}.values()), now)
@@ -204,84 +210,108 @@ class FirestoreSyncStore:
                 batch.delete(record)
             else:
                 batch.set(record, {"id": write.event_id, **write.record})
-        update: dict[str, Any] = {**_RELEASED, **_outboxed(jobs)}
-        if cursor is not None:
-            update.update({"cursor": cursor.cursor, "last_synced_at": now})
-            if cursor.index is not None:
-                update["index"] = cursor.index
+        update: dict[str, Any] = {
+            **_outboxed(jobs),
+            "cursor": cursor.cursor,
+            "last_synced_at": now,
+        }
+        if cursor.index is not None:
+            update["index"] = cursor.index
         option = self._db.write_option(last_update_time=started_from.version)
         batch.update(self.cursor_ref(key), update, option=option)
         try:
-            batch.commit()
+            results = batch.commit()
         except (AlreadyExists, Conflict, FailedPrecondition, NotFound):
             return None
-        return jobs
+        return jobs, results[-1].update_time
 
-    def finish_pass(
-        self, key: SyncKey, owner: str, now: datetime, lease: timedelta
-    ) -> CursorState | None:
-        """Extend the lease and start the next pass when notifications arrived meanwhile;
-        else release it."""
-        _, upcoming = self._end(key, None, [], None, now, (), (owner, lease))
-        return upcoming
-
-    def _end(
+    def _commit(
         self,
         key: SyncKey,
-        started_from: CursorState | None,
+        started_from: CursorState,
         items: list[ActivityItem],
         cursor: CursorState | None,
         now: datetime,
         records: Sequence[IndexWrite],
-        holder: tuple[str, timedelta] | None,
-    ) -> tuple[list[PushJob] | None, CursorState | None]:
-        """One transaction: commit a chunk (``started_from`` given) if the cursor did not
-        move, then end the pass (``holder`` given): keep the lease for another pass when the
-        source is dirty, else release it."""
+    ) -> list[PushJob] | None:
+        """One transaction: the chunk, if the cursor did not move."""
         from google.cloud import firestore
 
         ref = self.cursor_ref(key)
         unique = {item.id: item for item in items}
 
         @firestore.transactional
-        def end(
-            transaction: firestore.Transaction,
-        ) -> tuple[list[PushJob] | None, CursorState | None]:
+        def commit(transaction: firestore.Transaction) -> list[PushJob] | None:
             snapshot = ref.get(transaction=transaction)
-            if not snapshot.exists:
-                return None, None
-            data = snapshot.to_dict() or {}
-            jobs: list[PushJob] | None = None
-            update: dict[str, Any] = {}
-            if started_from is not None and data.get("cursor") == started_from.cursor:
-                jobs = self._record(transaction, key.uid, unique, now)
-                update.update(_outboxed(jobs))
-                for write in records:
-                    record = self.record_ref(key, write.event_id)
-                    if write.record is None:
-                        transaction.delete(record)
-                    else:
-                        transaction.set(record, {"id": write.event_id, **write.record})
-                if cursor is not None:
-                    update.update({"cursor": cursor.cursor, "last_synced_at": now})
-                    if cursor.index is not None:
-                        update["index"] = cursor.index
-            upcoming = None
-            if holder is not None:
-                owner, lease = holder
-                if data.get("lease_owner") != owner:
-                    log.warning("sync lease lost", extra={"source": key.kind.value})
-                elif data.get("dirty"):
-                    update.update({"dirty": False, "lease_until": now + lease})
-                    upcoming = _state({**data, **update})
-                    upcoming.pending = []  # this run publishes what it committed
+            data = (snapshot.to_dict() or {}) if snapshot.exists else {}
+            if not snapshot.exists or data.get("cursor") != started_from.cursor:
+                return None
+            jobs = self._record(transaction, key.uid, unique, now)
+            for write in records:
+                record = self.record_ref(key, write.event_id)
+                if write.record is None:
+                    transaction.delete(record)
                 else:
-                    update.update(_RELEASED)
+                    transaction.set(record, {"id": write.event_id, **write.record})
+            update: dict[str, Any] = _outboxed(jobs)
+            if cursor is not None:
+                update.update({"cursor": cursor.cursor, "last_synced_at": now})
+                if cursor.index is not None:
+                    update["index"] = cursor.index
             if update:
                 transaction.update(ref, update)
-            return jobs, upcoming
+            return jobs
 
-        result: tuple[list[PushJob] | None, CursorState | None] = end(self._db.transaction())
+        result: list[PushJob] | None = commit(self._db.transaction())
+        return result
+
+    def finish_pass(
+        self,
+        key: SyncKey,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        after: CursorState | None = None,
+        published: Sequence[str] = (),
+    ) -> CursorState | None:
+        """End a pass in one write, forgetting the ``published`` jobs: extend the lease and
+        start the next pass when notifications arrived meanwhile (the state it starts
+        from), else release it (None). With no read when the cursor document is as our
+        commit left it (``after.version``); else one transaction."""
+        from google.api_core.exceptions import FailedPrecondition, NotFound
+        from google.cloud import firestore
+
+        ref = self.cursor_ref(key)
+        clear = {_outbox_field(job_id): firestore.DELETE_FIELD for job_id in published}
+        if after is not None and after.version is not None:
+            option = self._db.write_option(last_update_time=after.version)
+            try:
+                ref.update({**_RELEASED, **clear}, option=option)
+                return None
+            except (FailedPrecondition, NotFound):
+                pass  # marked dirty (or taken over) meanwhile: read and decide
+
+        @firestore.transactional
+        def finish(transaction: firestore.Transaction) -> CursorState | None:
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                return None
+            data = snapshot.to_dict() or {}
+            upcoming = None
+            update: dict[str, Any] = dict(clear)
+            if data.get("lease_owner") != owner:
+                log.warning("sync lease lost", extra={"source": key.kind.value})
+            elif data.get("dirty"):
+                update.update({"dirty": False, "lease_until": now + lease})
+                upcoming = _state(data)
+                upcoming.pending = []  # this run published what it committed
+            else:
+                update.update(_RELEASED)
+            if update:
+                transaction.update(ref, update)
+            return upcoming
+
+        result: CursorState | None = finish(self._db.transaction())
         return result
 
     def _record(

@@ -92,14 +92,15 @@ class RequestResult(StrEnum):
 class SyncStore(Protocol):
     """Port: cursors, leases, feed items and the outbox.
 
-    The lease lives on the cursor document, so taking it also starts the first pass
-    (``request``: the dirty flag cleared, ``notified_at`` recorded, the cursor returned), and
-    the last commit of a pass also ends it (``commit_last``: the lease released, or kept
-    and the next pass started when notifications arrived meanwhile). ``commit``,
-    ``commit_last`` and ``finish_pass`` are each one transaction; ``request`` takes the lease
-    with a write conditional on the cursor document being unchanged since it was read and
-    marks the source dirty with blind writes, so a burst does not queue on a transaction
-    lock; the others are single reads or writes (a batch for ``clear_outbox``).
+    The lease and the source's outbox live on the cursor document, so taking the lease also
+    starts the first pass (``request``: the dirty flag cleared, ``notified_at`` recorded,
+    the cursor and the outbox returned), and ending a pass is one write that also forgets
+    the jobs it published (``finish_pass``: the lease released, or kept and the next pass
+    started when notifications arrived meanwhile). ``commit`` and ``finish_pass`` are each
+    one transaction, or a write conditional on the cursor document's version when nothing
+    else wrote it meanwhile (no read); ``request`` takes the lease with a write conditional
+    on the cursor document being unchanged since it was read and marks the source dirty
+    with blind writes, so a burst does not queue on a transaction lock.
 
     ``delivery``: a stable id of what triggered the run (a Pub/Sub message id, a channel
     message number). A lease whose holder had the same delivery is taken over at once: that
@@ -138,22 +139,27 @@ class SyncStore(Protocol):
         key: SyncKey,
         started_from: CursorState,
         items: list[ActivityItem],
-        cursor: CursorState | None,
+        cursor: CursorState,
         now: datetime,
         records: Sequence[IndexWrite],
-        owner: str,
-        lease: timedelta,
     ) -> tuple[list[PushJob] | None, CursorState | None]:
-        """``commit`` and ``finish_pass`` in one transaction: the new jobs (None when the
-        cursor moved) and the state of the next pass (None: the lease is released or
-        lost)."""
+        """The chunk that moves the cursor: the new jobs and the state after it (both None
+        when the cursor moved meanwhile)."""
         ...
 
     def finish_pass(
-        self, key: SyncKey, owner: str, now: datetime, lease: timedelta
+        self,
+        key: SyncKey,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        after: CursorState | None = None,
+        published: Sequence[str] = (),
     ) -> CursorState | None:
-        """Under our lease: when notifications arrived meanwhile, extend it, clear the dirty
-        flag and return the state the next pass starts from; else release it (None)."""
+        """Under our lease, forgetting the ``published`` jobs of the outbox: when
+        notifications arrived meanwhile, extend the lease, clear the dirty flag and return
+        the state the next pass starts from; else release the lease (None). ``after``: the
+        state ``commit_last`` returned, when the pass committed."""
         ...
 
     def release(self, key: SyncKey, owner: str) -> None: ...

@@ -133,23 +133,27 @@ class SyncRunner:
         published = 0
         upcoming: CursorState | None = None
         for number, (items, records) in enumerate(chunks):
-            if number == len(chunks) - 1:
-                # The last chunk moves the cursor and ends the pass in the same commit.
+            last = number == len(chunks) - 1
+            if last:
                 final = CursorState(batch.cursor, batch.index)
-                jobs, upcoming = self._store.commit_last(
-                    key, state, items, final, now, records, owner, LEASE
-                )
+                jobs, after = self._store.commit_last(key, state, items, final, now, records)
             else:
                 jobs = self._store.commit(key, state, items, None, now, records=records)
-                if jobs is None:
-                    upcoming = self._store.finish_pass(key, owner, datetime.now(UTC), LEASE)
             if jobs is None:
                 log.info(
                     "sync pass discarded: cursor moved meanwhile", extra={"source": key.kind.value}
                 )
-                return published, upcoming
+                return published, self._store.finish_pass(key, owner, datetime.now(UTC), LEASE)
             published += len(jobs)
-            self._publish(key, jobs)
+            if not last:
+                self._publish(key, jobs)
+                continue
+            # Published before the lease is released: the next holder finds in the outbox
+            # only what a crashed run left there.
+            if jobs:
+                self._publisher.publish(jobs)
+            ids = [job.job_id for job in jobs]
+            upcoming = self._store.finish_pass(key, owner, datetime.now(UTC), LEASE, after, ids)
         log.info(
             "sync pass committed",
             extra={

@@ -494,18 +494,24 @@ class MemorySyncStore:
         key: SyncKey,
         started_from: CursorState,
         items: list[ActivityItem],
-        cursor: CursorState | None,
+        cursor: CursorState,
         now: datetime,
         records: Sequence[IndexWrite],
-        owner: str,
-        lease: timedelta,
     ) -> tuple[list[PushJob] | None, CursorState | None]:
         jobs = self.commit(key, started_from, items, cursor, now, records)
-        return jobs, self.finish_pass(key, owner, now, lease)
+        return jobs, (None if jobs is None else CursorState(cursor.cursor, cursor.index, now))
 
     def finish_pass(
-        self, key: SyncKey, owner: str, now: datetime, lease: timedelta
+        self,
+        key: SyncKey,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        after: CursorState | None = None,
+        published: Sequence[str] = (),
     ) -> CursorState | None:
+        if published:
+            self.clear_pending(key, published)
         if not self._holds(key, owner):
             return None
         stored = self.cursors.get(self._id(key), {})

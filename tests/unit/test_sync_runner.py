@@ -112,18 +112,23 @@ class MemoryStore:
         key: SyncKey,
         started_from: CursorState,
         items: list[ActivityItem],
-        cursor: CursorState | None,
+        cursor: CursorState,
         now: datetime,
         records: Sequence[IndexWrite],
-        owner: str,
-        lease: timedelta,
     ) -> tuple[list[PushJob] | None, CursorState | None]:
         jobs = self.commit(key, started_from, items, cursor, now, records)
-        return jobs, self.finish_pass(key, owner, now, lease)
+        return jobs, (None if jobs is None else CursorState(cursor.cursor, cursor.index, now))
 
     def finish_pass(
-        self, key: SyncKey, owner: str, now: datetime, lease: timedelta
+        self,
+        key: SyncKey,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        after: CursorState | None = None,
+        published: Sequence[str] = (),
     ) -> CursorState | None:
+        self.clear_pending(key, published)
         if self.owner != owner:
             return None
         if self.dirty:
@@ -291,3 +296,22 @@ def test_reconcile_counts_new_items_and_records_no_notification() -> None:
     assert store.notified_at is not None
     store.owner = "someone-else"
     assert runner.reconcile(KEY) is None
+
+
+def test_a_notification_while_a_pass_publishes_does_not_publish_its_jobs_again() -> None:
+    # The lease is held until the published jobs are forgotten: a run starting meanwhile
+    # would otherwise find them in the outbox and publish them a second time.
+    store = MemoryStore()
+    source = ScriptedSource([SyncBatch([_item(1)], "20"), SyncBatch([], "20")])
+    published: list[PushJob] = []
+
+    class NotifyingPublisher:
+        def publish(self, jobs: list[PushJob]) -> None:
+            published.extend(jobs)
+            if len(published) == 1:
+                assert runner.notify(KEY, pushed=21) is RequestResult.QUEUED
+
+    runner = SyncRunner(store, source, NotifyingPublisher())
+    runner.notify(KEY, pushed=11)
+    assert [job.item_id for job in published] == list(store.items)
+    assert source.calls == 2 and store.outbox_jobs == {} and store.owner is None
