@@ -284,8 +284,8 @@ collection. What issue 17 changed, and what is left over the minimum:
   both, at the price of the takeover of a claim whose sender died before sending (a lost
   push instead of a late one) and of telling "sent" from "in doubt"; not done.
 - **Calendar** also reads the own-changes marker (1 read: the "by me" of a change made
-  through our Calendar API): kept on
-  the event's record, which the pass reads anyway, it would cost nothing (7 reads, 1.17x).
+  through our Calendar API); kept on the event's record, which the pass reads anyway, it
+  would cost nothing (7 reads, 1.17x).
 
 So at best, with the claim in one write, a flow writes 5 times (lease, item, cursor, end
 of pass, claim): 1.67x the minimum of 3, which has no lease and no outbox. The 1.3x target
