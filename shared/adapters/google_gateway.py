@@ -97,9 +97,18 @@ class GoogleGateway:
         finally:
             self._local.tokens = None
 
+    def _forget(self, uid: str) -> None:
+        """Drop the user's reused tokens: refused, or about to be (a re-link stops watches
+        through this gateway, which must then see the account as it now is)."""
+        tokens: dict[tuple[str, Feature], str] = getattr(self._local, "tokens", None) or {}
+        for cached in [key for key in tokens if key[0] == uid]:
+            del tokens[cached]
+
     def _token(self, uid: str, feature: Feature, *, force_refresh: bool = False) -> str:
         tokens: dict[tuple[str, Feature], str] | None = getattr(self._local, "tokens", None)
-        if tokens is not None and not force_refresh and (uid, feature) in tokens:
+        if force_refresh:
+            self._forget(uid)
+        elif tokens is not None and (uid, feature) in tokens:
             return tokens[(uid, feature)]
         token = str(self._credentials.for_user(uid, feature, force_refresh=force_refresh).token)
         if tokens is not None:
@@ -172,5 +181,6 @@ class GoogleGateway:
             if failure.status != 401:
                 raise
         log.warning("google refused a fresh access token: account needs re-link")
+        self._forget(uid)
         self._credentials.mark_relink_required(uid)
         raise AppError(ErrorCode.GOOGLE_RELINK_REQUIRED, "Link your Google account again.")
