@@ -57,6 +57,42 @@ def _write_cold_start(
     print(f"[bench] wrote {docs / 'benchmarks.md'} in {time.monotonic() - began:.0f} s")
 
 
+COST_BEFORE = REPO_ROOT / "bench" / "cost_before.json"
+
+
+def _cost_run(measured: dict[str, Any], args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """How the cost figures were made, and the recorded 'before' they are compared with."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    run = {
+        "command": command,
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit,
+        "runs": args.runs,
+    }
+    if args.record_cost_before:
+        before = {**run, "cost": {flow: row["measured"] for flow, row in measured.items()}}
+        COST_BEFORE.write_text(json.dumps(before, indent=2) + "\n")
+    if COST_BEFORE.exists():
+        run["before"] = json.loads(COST_BEFORE.read_text())
+    return run
+
+
+def _cost_only(world: Any, args: argparse.Namespace, command: str, began: float) -> int:
+    """Measure the cost per notification; every other section keeps its last figures."""
+    from bench import cost, report
+
+    results: dict[str, Any] = json.loads((args.docs / "benchmarks.json").read_text())
+    _step("cost per notification")
+    results["cost"] = cost.measure(world, args.runs)
+    results["cost_run"] = _cost_run(results["cost"], args, command)
+    results["cost_run"]["duration_seconds"] = time.monotonic() - began
+    report.write(results, args.docs)
+    print(f"[bench] wrote the cost section of {args.docs / 'benchmarks.md'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m bench")
@@ -75,10 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / ".devstack" / "bench")
     parser.add_argument(
         "--only",
-        choices=["cold-start"],
-        help="run only this part; the other sections keep the figures of docs/benchmarks.json",
+        choices=["cold-start", "cost"],
+        help="run only this benchmark; the other sections keep docs/benchmarks.json's figures",
+    )
+    parser.add_argument(
+        "--record-cost-before",
+        action="store_true",
+        help=f"also store this run's cost as the 'before' of the cost table ({COST_BEFORE.name})",
     )
     args = parser.parse_args(argv)
+    command = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
     signal.signal(signal.SIGTERM, _interrupt)
 
     # Keep the emulators this command starts its own, whatever the shell exports.
@@ -94,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         from bench.world import World
 
         world = World(urls, args.workdir)
-        command = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
+        if args.only == "cost":
+            return _cost_only(world, args, command, began)
         date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         results: dict[str, Any] = {
             "command": command,
@@ -131,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         _step("cost per notification")
         results["cost"] = cost.measure(world, args.runs)
+        results["cost_run"] = _cost_run(results["cost"], args, command)
         _step(f"a calendar of {args.calendar_events} events: initial sync, 410 resync")
         from bench import calendar_size
 

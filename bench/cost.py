@@ -67,7 +67,7 @@ class InProcess:
         from shared.bootstrap import container
 
         self.counts: Counter[str] = Counter()
-        app = container()
+        app = container("event")  # the container the receivers and dispatch use
         count_firestore(app.firestore, self.counts)
         app.__dict__["job_publisher"] = CountingPublisher(app.job_publisher, self.counts)
         source = "main.py"
@@ -150,6 +150,7 @@ def measure(world: World, runs: int) -> dict[str, Any]:
                 sample["rpcs"] = here.counts["rpcs"]
                 sample["items"] = len(pending)
                 samples.append(sample)
+                operations = {key: n for key, n in sorted(here.counts.items()) if " " in key}
             measured = {key: median([s[key] for s in samples]) for key in samples[0]}
             methods = Counter(c["method"] for c in world.google.calls())
             results[flow] = {
@@ -161,6 +162,7 @@ def measure(world: World, runs: int) -> dict[str, Any]:
                 },
                 "samples": samples,
                 "last_google_methods": dict(methods),
+                "last_operations": operations,
             }
         return results
     finally:

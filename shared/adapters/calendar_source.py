@@ -37,6 +37,11 @@ class CalendarSource:
         return self._gateway.call(uid, Feature.CALENDAR, make, resend_safe=resend_safe)
 
     def fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch:
+        """One pass's reads (``_fetch``), the user's credentials read once for all of them."""
+        with self._gateway.reusing_credentials():
+            return self._fetch(key, state, now)
+
+    def _fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch:
         """Incremental changes; a full resync when there is no token or it expired."""
         if state.cursor:
             try:

@@ -37,6 +37,11 @@ class DriveSource:
         return self._gateway.call(uid, Feature.DRIVE, make, resend_safe=resend_safe)
 
     def fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch:
+        """One pass's reads (``_fetch``), the user's credentials read once for all of them."""
+        with self._gateway.reusing_credentials():
+            return self._fetch(key, state, now)
+
+    def _fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch:
         """Every change up to the new start page token, classified against the cursor's index
         of seen files; an invalid token restarts."""
         token = state.cursor

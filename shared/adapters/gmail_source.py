@@ -36,6 +36,11 @@ class GmailSource:
         return self._gateway.call(uid, Feature.GMAIL, make, resend_safe=resend_safe)
 
     def fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch:
+        """One pass's reads (``_fetch``), the user's credentials read once for all of them."""
+        with self._gateway.reusing_credentials():
+            return self._fetch(key, state, now)
+
+    def _fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch:
         """New mail since the cursor; a too-old cursor restarts at the current profile."""
         start = state.cursor or "0"
         try:

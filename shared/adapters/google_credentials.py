@@ -52,24 +52,22 @@ class GoogleCredentialsProvider:
         from google.oauth2.credentials import Credentials
 
         user_ref = self._db.collection(Collections.USERS).document(uid)
-        user = user_ref.get()
-        google = ((user.to_dict() or {}).get("google") or {}) if user.exists else {}
-        status = google.get("status", "not_linked")
-        if status == "relink_required":
-            raise AppError(ErrorCode.GOOGLE_RELINK_REQUIRED, "Link your Google account again.")
-        if status != "linked":
-            raise AppError(ErrorCode.GOOGLE_NOT_LINKED, "No Google account is linked.")
-        granted = set(normalize(google.get("scopes") or []))
+        secret_ref = user_ref.collection(Collections.SECRETS).document("google")
+        secret = secret_ref.get()
+        data: dict[str, Any] = (secret.to_dict() or {}) if secret.exists else {}
+        scopes = data.get("scopes")
+        if not data.get("refresh_token") or scopes is None:
+            # No tokens, or tokens stored before the link stored the scopes beside them: the
+            # user document says why (not linked, re-link) and which scopes were granted.
+            scopes = self._granted(user_ref, data)
+        # Tokens are stored only while the account is linked (a re-link or an unlink
+        # deletes them), so the tokens document alone says the account is linked.
+        granted = set(normalize(scopes))
         if feature is not None and not granted.issuperset(FEATURE_SCOPES[feature]):
             raise AppError(
                 ErrorCode.SCOPE_NOT_GRANTED,
                 f"The Google permission for {feature.value} was not granted.",
             )
-        secret_ref = user_ref.collection(Collections.SECRETS).document("google")
-        secret = secret_ref.get()
-        data: dict[str, Any] = (secret.to_dict() or {}) if secret.exists else {}
-        if not data.get("refresh_token"):
-            raise AppError(ErrorCode.GOOGLE_RELINK_REQUIRED, "Link your Google account again.")
         try:
             expires_at = data.get("access_expires_at")
             now = datetime.now(UTC)
@@ -82,6 +80,20 @@ class GoogleCredentialsProvider:
                 ErrorCode.GOOGLE_RELINK_REQUIRED, "Link your Google account again."
             ) from None
         return self._refresh(uid, secret_ref, secret.update_time, refresh_token)
+
+    def _granted(self, user_ref: firestore.DocumentReference, tokens: dict[str, Any]) -> list[str]:
+        """The scopes the user document records, or the ``AppError`` of an account that
+        cannot call Google (not linked, re-link required, tokens gone)."""
+        user = user_ref.get()
+        google = ((user.to_dict() or {}).get("google") or {}) if user.exists else {}
+        status = google.get("status", "not_linked")
+        if status == "relink_required":
+            raise AppError(ErrorCode.GOOGLE_RELINK_REQUIRED, "Link your Google account again.")
+        if status != "linked":
+            raise AppError(ErrorCode.GOOGLE_NOT_LINKED, "No Google account is linked.")
+        if not tokens.get("refresh_token"):
+            raise AppError(ErrorCode.GOOGLE_RELINK_REQUIRED, "Link your Google account again.")
+        return list(google.get("scopes") or [])
 
     def _refresh(
         self,

@@ -23,9 +23,10 @@ answers; ``AppError`` from the credentials (not linked, scope not granted, re-li
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.errors import AppError, ErrorCode
@@ -79,6 +80,39 @@ class GoogleGateway:
         self._pool_size = pool_size
         self._lock = threading.Lock()
         self._services: dict[Feature, Resource] = {}
+        self._local = threading.local()  # per thread: the tokens of ``reusing_credentials``
+
+    @contextlib.contextmanager
+    def reusing_credentials(self) -> Iterator[None]:
+        """Within the block (one unit of work of this thread: a sync pass's reads), a user's
+        stored credentials are read once per feature, not once per request; a 401 still
+        forces a refresh. Outside any block every call reads them."""
+        if getattr(self._local, "tokens", None) is not None:
+            yield  # already inside one
+            return
+        self._local.tokens = {}
+        try:
+            yield
+        finally:
+            self._local.tokens = None
+
+    def _forget(self, uid: str) -> None:
+        """Drop the user's reused tokens: refused, or about to be (a re-link stops watches
+        through this gateway, which must then see the account as it now is)."""
+        tokens: dict[tuple[str, Feature], str] = getattr(self._local, "tokens", None) or {}
+        for cached in [key for key in tokens if key[0] == uid]:
+            del tokens[cached]
+
+    def _token(self, uid: str, feature: Feature, *, force_refresh: bool = False) -> str:
+        tokens: dict[tuple[str, Feature], str] | None = getattr(self._local, "tokens", None)
+        if force_refresh:
+            self._forget(uid)
+        elif tokens is not None and (uid, feature) in tokens:
+            return tokens[(uid, feature)]
+        token = str(self._credentials.for_user(uid, feature, force_refresh=force_refresh).token)
+        if tokens is not None:
+            tokens[(uid, feature)] = token
+        return token
 
     @functools.cached_property
     def _session(self) -> requests.Session:
@@ -138,19 +172,20 @@ class GoogleGateway:
         def with_retries(token: str) -> Any:
             return call_with_retries(lambda: attempt(token), self._policy, resend_safe=resend_safe)
 
-        token = str(self._credentials.for_user(uid, feature).token)
+        token = self._token(uid, feature)
         try:
             return with_retries(token)
         except GoogleFailure as failure:
             if failure.status != 401:
                 raise
         # The access token was refused: refresh once (invalid_grant marks re-link there).
-        fresh = str(self._credentials.for_user(uid, feature, force_refresh=True).token)
+        fresh = self._token(uid, feature, force_refresh=True)
         try:
             return with_retries(fresh)
         except GoogleFailure as failure:
             if failure.status != 401:
                 raise
         log.warning("google refused a fresh access token: account needs re-link")
+        self._forget(uid)
         self._credentials.mark_relink_required(uid)
         raise AppError(ErrorCode.GOOGLE_RELINK_REQUIRED, "Link your Google account again.")

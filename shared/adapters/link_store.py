@@ -184,6 +184,9 @@ class FirestoreLinkStore:
                     "refresh_token": refresh,
                     "access_token": sealed_access,
                     "access_expires_at": grant.access_expires_at,
+                    # The granted scopes again, beside the tokens: a notification then reads
+                    # one document for its credentials (shared.adapters.google_credentials).
+                    "scopes": grant.scopes,
                     "updated_at": now,
                 },
             )
@@ -249,7 +252,7 @@ class FirestoreLinkStore:
 # Credentials-like values never leave in an export: FCM tokens and Google sync cursors.
 _EXPORT_OMIT: dict[str, frozenset[str]] = {
     Collections.DEVICES: frozenset({"token"}),
-    Collections.CURSORS: frozenset({"cursor", "index", "lease_owner"}),
+    Collections.CURSORS: frozenset({"cursor", "index", "lease_owner", "lease_delivery"}),
 }
 
 

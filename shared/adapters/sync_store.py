@@ -1,26 +1,37 @@
 """Firestore adapter of the sync ports.
 
-``users/{uid}/cursors/{key}``: cursor, dirty flag and lease;
+``users/{uid}/cursors/{key}``: cursor, dirty flag and lease (``lease_owner``, ``lease_until``,
+``lease_delivery``: on the cursor document, so taking the lease starts the pass and the last
+commit of a pass ends it, each one write);
 ``users/{uid}/cursors/{key}/events/{hash of event id}``: one record per calendar event;
 ``users/{uid}/activity/{item}``: feed items (TTL ``expires_at``);
-``users/{uid}/outbox/{job}``: push jobs committed but not yet published.
+the cursor document's ``outbox`` map (job id → job): push jobs a pass committed with the
+cursor, not yet known to be published;
+``users/{uid}/outbox/{job}``: push jobs recorded outside a sync pass (``record``), likewise.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from shared.activity import ActivityItem, Category, PushJob, push_job_id
 from shared.firestore import Collections, where
-from shared.logs import current_trace_id
+from shared.logs import current_trace_id, get_logger
 from shared.ports.sync import CursorState, IndexWrite, RequestResult, SourceKind, SyncKey
 
 if TYPE_CHECKING:
     from google.cloud import firestore
+
+log = get_logger(__name__)
+
+
+_RELEASED: dict[str, Any] = {"lease_owner": None, "lease_until": None, "lease_delivery": None}
 
 
 def _as_int(value: Any) -> int | None:
@@ -74,10 +85,6 @@ class FirestoreSyncStore:
         followed)."""
         self._db.recursive_delete(self.cursor_ref(key))
 
-    def lease_ref(self, key: SyncKey) -> firestore.DocumentReference:
-        """The lease document of one source: who runs its sync passes, and until when."""
-        return self.cursor_ref(key).collection("lease").document("current")
-
     def request(
         self,
         key: SyncKey,
@@ -86,76 +93,57 @@ class FirestoreSyncStore:
         lease: timedelta,
         pushed: int | None,
         delivery: str | None = None,
-    ) -> RequestResult:
-        """Take the lease when it is free; otherwise mark the source dirty for its holder.
+        notified_at: datetime | None = None,
+    ) -> tuple[RequestResult, CursorState | None]:
+        """Take the lease when it is free (and start the first pass); otherwise mark the
+        source dirty for its holder.
 
-        No transaction: the lease is claimed with ``create()`` (one wins, the rest get
-        AlreadyExists) and dirty is a blind write, so a burst of notifications does not
-        queue on a transaction lock.
+        No transaction: the lease is taken with an update conditional on the cursor document
+        being unchanged since we read it (of two claimers one wins, the other reads again),
+        and dirty is a blind write, so a burst of notifications does not queue on a
+        transaction lock. Clearing dirty as the lease is taken, before Google is read, means
+        every notification marked before this point is covered by the pass about to run.
         """
-        seen = self.cursor_ref(key).get()
-        if not seen.exists:
-            return RequestResult.UNKNOWN
-        stored = _as_int((seen.to_dict() or {}).get("cursor"))
-        if pushed is not None and stored is not None and pushed <= stored:
-            return RequestResult.STALE
-        for _ in range(2):
-            if self._claim(key, owner, now, lease, delivery):
-                return RequestResult.RUN
-            self.cursor_ref(key).update({"dirty": True})
-            # The holder may have finished between our claim and our dirty write; a second
-            # claim then succeeds. If it fails, the holder's finish sees our dirty flag.
-        return RequestResult.QUEUED
+        from google.api_core.exceptions import FailedPrecondition, NotFound
 
-    def _claim(
-        self, key: SyncKey, owner: str, now: datetime, lease: timedelta, delivery: str | None
-    ) -> bool:
-        from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
-
-        ref = self.lease_ref(key)
-        claim = {"owner": owner, "until": now + lease, "uid": key.uid, "delivery": delivery}
-        try:
-            ref.create(claim)
-            return True
-        except AlreadyExists:
-            pass
-        held = ref.get()
-        lease_data = (held.to_dict() or {}) if held.exists else {}
-        redelivered = delivery is not None and lease_data.get("delivery") == delivery
-        if held.exists and lease_data.get("until", now) > now and not redelivered:
-            return False
-        try:
-            # Its holder died (lease over, or our own delivery came back): take over,
-            # unless someone else just did.
-            if held.exists:
-                ref.update(claim, option=self._db.write_option(last_update_time=held.update_time))
-            else:
-                ref.create(claim)
-            return True
-        except (AlreadyExists, FailedPrecondition, NotFound):
-            return False
-
-    def _holds(self, key: SyncKey, owner: str) -> bool:
-        held = self.lease_ref(key).get()
-        return held.exists and (held.to_dict() or {}).get("owner") == owner
-
-    def begin_pass(
-        self, key: SyncKey, owner: str, notified_at: datetime | None = None
-    ) -> CursorState | None:
-        """Clear the dirty flag under our lease and return the cursor to start from.
-
-        Clearing before Google is read means every notification marked before this point
-        is covered by the pass about to run.
-        """
-        if not self._holds(key, owner):
-            return None
         ref = self.cursor_ref(key)
-        update: dict[str, Any] = {"dirty": False}
-        if notified_at is not None:
-            update["last_notified_at"] = notified_at
-        ref.update(update)
-        data = ref.get().to_dict() or {}
-        return CursorState(data.get("cursor"), data.get("index"), data.get("last_synced_at"))
+        marked = False
+        for _ in range(4):
+            seen = ref.get()
+            if not seen.exists:
+                return RequestResult.UNKNOWN, None
+            data = seen.to_dict() or {}
+            stored = _as_int(data.get("cursor"))
+            if pushed is not None and stored is not None and pushed <= stored:
+                return RequestResult.STALE, None
+            if _held(data, now, delivery):
+                if marked:
+                    # Still held after our dirty write: its holder's finish sees the flag.
+                    return RequestResult.QUEUED, None
+                with contextlib.suppress(NotFound):
+                    ref.update({"dirty": True})
+                marked = True
+                # The holder may have finished between our read and our dirty write; read
+                # again: a free lease is then ours to take.
+                continue
+            take = {
+                "lease_owner": owner,
+                "lease_until": now + lease,
+                "lease_delivery": delivery,
+                "dirty": False,
+            }
+            if notified_at is not None:
+                take["last_notified_at"] = notified_at
+            try:
+                written = ref.update(
+                    take, option=self._db.write_option(last_update_time=seen.update_time)
+                )
+            except (FailedPrecondition, NotFound):
+                continue  # someone wrote the cursor document meanwhile: look again
+            state = _state(data)
+            state.version = written.update_time
+            return RequestResult.RUN, state
+        return RequestResult.QUEUED, None
 
     def commit(
         self,
@@ -168,6 +156,85 @@ class FirestoreSyncStore:
     ) -> list[PushJob] | None:
         """Record new items and their jobs, write event records and move the cursor (when
         given), if nobody moved it first."""
+        return self._commit(key, started_from, items, cursor, now, records)
+
+    def commit_last(
+        self,
+        key: SyncKey,
+        started_from: CursorState,
+        items: list[ActivityItem],
+        cursor: CursorState,
+        now: datetime,
+        records: Sequence[IndexWrite],
+    ) -> tuple[list[PushJob] | None, CursorState | None]:
+        """``commit`` with the cursor, with no read at all when nothing touched the cursor
+        document since our lease write (``started_from.version``, see ``_commit_unread``);
+        the state after it carries the commit's own version for ``finish_pass``."""
+        if started_from.version is not None:
+            committed = self._commit_unread(key, started_from, items, cursor, now, records)
+            if committed is not None:
+                made, version = committed
+                return made, CursorState(cursor.cursor, cursor.index, now, version=version)
+        jobs = self._commit(key, started_from, items, cursor, now, records)
+        if jobs is None:
+            return None, None
+        return jobs, CursorState(cursor.cursor, cursor.index, now)
+
+    def _commit_unread(
+        self,
+        key: SyncKey,
+        started_from: CursorState,
+        items: list[ActivityItem],
+        cursor: CursorState,
+        now: datetime,
+        records: Sequence[IndexWrite],
+    ) -> tuple[list[PushJob], object] | None:
+        """The commit as one batch of preconditioned writes, no read: the cursor update
+        requires the document unchanged since our lease write (so the cursor is where the
+        pass started and the lease is ours), each feed item is created (so an item stored
+        before fails the batch). A failed precondition fails the whole batch atomically:
+        None, and the caller takes the transaction, which reads and decides. Else the jobs
+        and the cursor document's new version."""
+        from google.api_core.exceptions import (
+            AlreadyExists,
+            Conflict,
+            FailedPrecondition,
+            NotFound,
+        )
+
+        batch = self._db.batch()
+        jobs = self._stage(batch.create, key.uid, list({i.id: i for i in items}.values()), now)
+        for write in records:
+            record = self.record_ref(key, write.event_id)
+            if write.record is None:
+                batch.delete(record)
+            else:
+                batch.set(record, {"id": write.event_id, **write.record})
+        update: dict[str, Any] = {
+            **_outboxed(jobs),
+            "cursor": cursor.cursor,
+            "last_synced_at": now,
+        }
+        if cursor.index is not None:
+            update["index"] = cursor.index
+        option = self._db.write_option(last_update_time=started_from.version)
+        batch.update(self.cursor_ref(key), update, option=option)
+        try:
+            results = batch.commit()
+        except (AlreadyExists, Conflict, FailedPrecondition, NotFound):
+            return None
+        return jobs, results[-1].update_time
+
+    def _commit(
+        self,
+        key: SyncKey,
+        started_from: CursorState,
+        items: list[ActivityItem],
+        cursor: CursorState | None,
+        now: datetime,
+        records: Sequence[IndexWrite],
+    ) -> list[PushJob] | None:
+        """One transaction: the chunk, if the cursor did not move."""
         from google.cloud import firestore
 
         ref = self.cursor_ref(key)
@@ -186,14 +253,66 @@ class FirestoreSyncStore:
                     transaction.delete(record)
                 else:
                     transaction.set(record, {"id": write.event_id, **write.record})
+            update: dict[str, Any] = _outboxed(jobs)
             if cursor is not None:
-                update: dict[str, Any] = {"cursor": cursor.cursor, "last_synced_at": now}
+                update.update({"cursor": cursor.cursor, "last_synced_at": now})
                 if cursor.index is not None:
                     update["index"] = cursor.index
+            if update:
                 transaction.update(ref, update)
             return jobs
 
-        return commit(self._db.transaction())
+        result: list[PushJob] | None = commit(self._db.transaction())
+        return result
+
+    def finish_pass(
+        self,
+        key: SyncKey,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        after: CursorState | None = None,
+        published: Sequence[str] = (),
+    ) -> CursorState | None:
+        """End a pass in one write, forgetting the ``published`` jobs: extend the lease and
+        start the next pass when notifications arrived meanwhile (the state it starts
+        from), else release it (None). With no read when the cursor document is as our
+        commit left it (``after.version``); else one transaction."""
+        from google.api_core.exceptions import FailedPrecondition, NotFound
+        from google.cloud import firestore
+
+        ref = self.cursor_ref(key)
+        clear = {_outbox_field(job_id): firestore.DELETE_FIELD for job_id in published}
+        if after is not None and after.version is not None:
+            option = self._db.write_option(last_update_time=after.version)
+            try:
+                ref.update({**_RELEASED, **clear}, option=option)
+                return None
+            except (FailedPrecondition, NotFound):
+                pass  # marked dirty (or taken over) meanwhile: read and decide
+
+        @firestore.transactional
+        def finish(transaction: firestore.Transaction) -> CursorState | None:
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                return None
+            data = snapshot.to_dict() or {}
+            upcoming = None
+            update: dict[str, Any] = dict(clear)
+            if data.get("lease_owner") != owner:
+                log.warning("sync lease lost", extra={"source": key.kind.value})
+            elif data.get("dirty"):
+                update.update({"dirty": False, "lease_until": now + lease})
+                upcoming = _state(data)
+                upcoming.pending = []  # this run published what it committed
+            else:
+                update.update(_RELEASED)
+            if update:
+                transaction.update(ref, update)
+            return upcoming
+
+        result: CursorState | None = finish(self._db.transaction())
+        return result
 
     def _record(
         self,
@@ -204,25 +323,35 @@ class FirestoreSyncStore:
     ) -> list[PushJob]:
         """Inside ``transaction``: store the items not stored yet and a job for each."""
         activity = self._user(uid).collection(Collections.ACTIVITY)
-        outbox = self._user(uid).collection(Collections.OUTBOX)
         refs = [activity.document(item_id) for item_id in items]
         found = transaction.get_all(refs) if refs else []
         existing = {doc.id for doc in found if doc.exists}
+        new = [item for item_id, item in items.items() if item_id not in existing]
+        return self._stage(transaction.set, uid, new, now)
+
+    def _stage(
+        self,
+        put_item: Callable[..., Any],
+        uid: str,
+        items: list[ActivityItem],
+        now: datetime,
+    ) -> list[PushJob]:
+        """Stage each item (``put_item``: a transaction's or batch's set or create); the job
+        of each, for the caller to put in an outbox in the same commit."""
+        activity = self._user(uid).collection(Collections.ACTIVITY)
         jobs: list[PushJob] = []
-        for item_id, item in items.items():
-            if item_id in existing:
-                continue
-            transaction.set(activity.document(item_id), item.model_dump())
-            job = PushJob(
-                job_id=push_job_id(uid, item_id),
-                uid=uid,
-                item_id=item_id,
-                kind=item.kind,
-                created_at=now,
-                trace_id=current_trace_id(),
+        for item in items:
+            put_item(activity.document(item.id), item.model_dump())
+            jobs.append(
+                PushJob(
+                    job_id=push_job_id(uid, item.id),
+                    uid=uid,
+                    item_id=item.id,
+                    kind=item.kind,
+                    created_at=now,
+                    trace_id=current_trace_id(),
+                )
             )
-            transaction.set(outbox.document(job.job_id), job.model_dump())
-            jobs.append(job)
         return jobs
 
     def record(self, uid: str, items: list[ActivityItem], now: datetime) -> list[PushJob]:
@@ -231,30 +360,16 @@ class FirestoreSyncStore:
 
         unique = {item.id: item for item in items}
 
+        outbox = self._user(uid).collection(Collections.OUTBOX)
+
         @firestore.transactional
         def record(transaction: firestore.Transaction) -> list[PushJob]:
-            return self._record(transaction, uid, unique, now)
+            jobs = self._record(transaction, uid, unique, now)
+            for job in jobs:
+                transaction.set(outbox.document(job.job_id), job.model_dump())
+            return jobs
 
         return record(self._db.transaction())
-
-    def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool:
-        """True (lease extended) when notifications arrived meanwhile; else release."""
-        from google.cloud import firestore
-
-        ref, lease_ref = self.cursor_ref(key), self.lease_ref(key)
-
-        @firestore.transactional
-        def finish(transaction: firestore.Transaction) -> bool:
-            cursor, held = transaction.get_all([ref, lease_ref])
-            if not held.exists or (held.to_dict() or {}).get("owner") != owner:
-                return False
-            if cursor.exists and (cursor.to_dict() or {}).get("dirty"):
-                transaction.update(lease_ref, {"until": now + lease})
-                return True
-            transaction.delete(lease_ref)
-            return False
-
-        return finish(self._db.transaction())
 
     def release(self, key: SyncKey, owner: str) -> None:
         """Give the lease up (after a failure) and leave the source dirty and due now: the
@@ -263,18 +378,36 @@ class FirestoreSyncStore:
         from google.api_core.exceptions import FailedPrecondition, NotFound
 
         now = datetime.now(UTC)
-        retry = {"dirty": True, "reconcile_at": now, "due_at": now}
-        with contextlib.suppress(NotFound):  # the cursor is gone when the user unlinked
-            self.cursor_ref(key).update(retry)
-        held = self.lease_ref(key).get()
-        if held.exists and (held.to_dict() or {}).get("owner") == owner:
-            with contextlib.suppress(FailedPrecondition, NotFound):
-                self.lease_ref(key).delete(
-                    option=self._db.write_option(last_update_time=held.update_time)
+        retry: dict[str, Any] = {"dirty": True, "reconcile_at": now, "due_at": now}
+        ref = self.cursor_ref(key)
+        for _ in range(3):
+            seen = ref.get()
+            if not seen.exists:
+                return  # the cursor is gone when the user unlinked
+            ours = (seen.to_dict() or {}).get("lease_owner") == owner
+            try:
+                ref.update(
+                    {**retry, **(_RELEASED if ours else {})},
+                    option=self._db.write_option(last_update_time=seen.update_time),
                 )
+                return
+            except (FailedPrecondition, NotFound):
+                continue  # written meanwhile: look again
+        with contextlib.suppress(NotFound):
+            ref.update(retry)
+
+    def clear_pending(self, key: SyncKey, job_ids: Iterable[str]) -> None:
+        """Forget published jobs of the source's outbox (one write, whatever else changed)."""
+        from google.api_core.exceptions import NotFound
+        from google.cloud import firestore
+
+        fields = {_outbox_field(job_id): firestore.DELETE_FIELD for job_id in job_ids}
+        if fields:
+            with contextlib.suppress(NotFound):  # the cursor is gone when the user unlinked
+                self.cursor_ref(key).update(fields)
 
     def outbox(self, uid: str) -> list[PushJob]:
-        """Jobs committed but not yet published."""
+        """Jobs recorded outside a sync pass (``record``) but not yet published."""
         docs = self._user(uid).collection(Collections.OUTBOX).stream()
         return [PushJob.model_validate(doc.to_dict()) for doc in docs]
 
@@ -309,6 +442,10 @@ class FirestoreSyncStore:
                         self.record_ref(key, write.event_id), {"id": write.event_id, **write.record}
                     )
             batch.commit()
+        # Jobs committed with the old cursor and not yet published still get published.
+        before = self.cursor_ref(key).get(["outbox"])
+        if before.exists and (before.to_dict() or {}).get("outbox"):
+            data["outbox"] = (before.to_dict() or {})["outbox"]
         self.cursor_ref(key).set(data)
 
     def cursor_of(self, key: SyncKey) -> dict[str, Any] | None:
@@ -354,6 +491,37 @@ class FirestoreSyncStore:
         """Every cursor document of one user."""
         docs = self._user(uid).collection(Collections.CURSORS).stream()
         return [(_key(data), data) for data in (doc.to_dict() or {} for doc in docs)]
+
+
+def _held(data: dict[str, Any], now: datetime, delivery: str | None) -> bool:
+    """Whether a live holder has the lease: not when free, run out, or held for the very
+    delivery that is being redelivered (its holder died)."""
+    until = data.get("lease_until")
+    if not data.get("lease_owner") or until is None or until <= now:
+        return False
+    return delivery is None or data.get("lease_delivery") != delivery
+
+
+def _state(data: dict[str, Any]) -> CursorState:
+    pending = []
+    for job in (data.get("outbox") or {}).values():
+        try:
+            pending.append(PushJob.model_validate(job))
+        except ValidationError:
+            log.warning("unreadable outbox job skipped")  # only ever written by commit
+    return CursorState(
+        data.get("cursor"), data.get("index"), data.get("last_synced_at"), pending=pending
+    )
+
+
+def _outbox_field(job_id: str) -> str:
+    """The field path of a job in the cursor's ``outbox`` (job ids are hex digests)."""
+    return f"outbox.{job_id}"
+
+
+def _outboxed(jobs: list[PushJob]) -> dict[str, Any]:
+    """The cursor fields that put ``jobs`` in the source's outbox."""
+    return {_outbox_field(job.job_id): job.model_dump() for job in jobs}
 
 
 def _key(data: dict[str, Any]) -> SyncKey:

@@ -59,6 +59,12 @@ class CursorState:
     index: dict[str, str] | None = None
     synced_at: datetime | None = None  # start of the last committed pass (or the cursor's creation)
     records: list[IndexWrite] = field(default_factory=list)
+    # Jobs committed with this cursor and perhaps not published (a run crashed between
+    # its commit and its publish): the outbox of the source, held on its cursor.
+    pending: list[PushJob] = field(default_factory=list)
+    # Opaque to services: the cursor as the store's own lease write left it. A commit
+    # conditional on it needs no read (anything written meanwhile makes it fall back).
+    version: object | None = None
 
 
 @dataclass
@@ -86,15 +92,21 @@ class RequestResult(StrEnum):
 class SyncStore(Protocol):
     """Port: cursors, leases, feed items and the outbox.
 
-    ``commit`` and ``finish_pass`` are each one transaction; ``request`` claims the lease
-    with a create-if-absent write and marks the source dirty with blind writes; the others
-    are single reads or writes (a batch for ``clear_outbox``).
+    The lease and the source's outbox live on the cursor document, so taking the lease also
+    starts the first pass (``request``: the dirty flag cleared, ``notified_at`` recorded,
+    the cursor and the outbox returned), and ending a pass is one write that also forgets
+    the jobs it published (``finish_pass``: the lease released, or kept and the next pass
+    started when notifications arrived meanwhile). ``commit`` and ``finish_pass`` are each
+    one transaction, or a write conditional on the cursor document's version when nothing
+    else wrote it meanwhile (no read); ``request`` takes the lease with a write conditional
+    on the cursor document being unchanged since it was read and marks the source dirty
+    with blind writes, so a burst does not queue on a transaction lock.
 
     ``delivery``: a stable id of what triggered the run (a Pub/Sub message id, a channel
     message number). A lease whose holder had the same delivery is taken over at once: that
     delivery is being redelivered because its holder died or timed out.
-    ``notified_at``: set on the first pass of a run a Google notification started
-    (``last_notified_at``, which the watch health and adaptive reconcile read).
+    ``notified_at``: set when a Google notification starts the run (``last_notified_at``,
+    which the watch health and adaptive reconcile read).
     """
 
     def request(
@@ -105,10 +117,11 @@ class SyncStore(Protocol):
         lease: timedelta,
         pushed: int | None,
         delivery: str | None = None,
-    ) -> RequestResult: ...
-    def begin_pass(
-        self, key: SyncKey, owner: str, notified_at: datetime | None = None
-    ) -> CursorState | None: ...
+        notified_at: datetime | None = None,
+    ) -> tuple[RequestResult, CursorState | None]:
+        """The result, with the state the first pass starts from when it is ``RUN``."""
+        ...
+
     def commit(
         self,
         key: SyncKey,
@@ -117,10 +130,47 @@ class SyncStore(Protocol):
         cursor: CursorState | None,
         now: datetime,
         records: Sequence[IndexWrite] = (),
-    ) -> list[PushJob] | None: ...
-    def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool: ...
+    ) -> list[PushJob] | None:
+        """Commit one chunk of a pass; the new jobs, or None when the cursor moved."""
+        ...
+
+    def commit_last(
+        self,
+        key: SyncKey,
+        started_from: CursorState,
+        items: list[ActivityItem],
+        cursor: CursorState,
+        now: datetime,
+        records: Sequence[IndexWrite],
+    ) -> tuple[list[PushJob] | None, CursorState | None]:
+        """The chunk that moves the cursor: the new jobs and the state after it (both None
+        when the cursor moved meanwhile)."""
+        ...
+
+    def finish_pass(
+        self,
+        key: SyncKey,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        after: CursorState | None = None,
+        published: Sequence[str] = (),
+    ) -> CursorState | None:
+        """Under our lease, forgetting the ``published`` jobs of the outbox: when
+        notifications arrived meanwhile, extend the lease, clear the dirty flag and return
+        the state the next pass starts from; else release the lease (None). ``after``: the
+        state ``commit_last`` returned, when the pass committed."""
+        ...
+
     def release(self, key: SyncKey, owner: str) -> None: ...
-    def outbox(self, uid: str) -> list[PushJob]: ...
+    def clear_pending(self, key: SyncKey, job_ids: Iterable[str]) -> None:
+        """Forget published jobs of the source's outbox (``CursorState.pending``)."""
+        ...
+
+    def outbox(self, uid: str) -> list[PushJob]:
+        """The user's outbox of jobs recorded outside a sync pass (``FeedRecorder``)."""
+        ...
+
     def clear_outbox(self, uid: str, job_ids: Iterable[str]) -> None: ...
 
 

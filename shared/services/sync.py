@@ -3,12 +3,13 @@
 Notifications are hints. Each one marks the source *dirty*; whoever takes the lease runs
 sync passes until the source is clean, so a burst of N notifications costs one or two
 passes, not N. A pass reads changes from Google outside any transaction, then commits the
-feed items, their push jobs (an outbox) and the new cursor in one transaction that first
-checks the cursor is still the one the pass started from: a pass that raced another
-commits nothing. Item ids are deterministic, so a change seen twice is recorded once and
-pushed once. Jobs are published after the commit and then cleared from the outbox; a
-crash in between leaves them in the outbox for the next pass (push dispatch deduplicates
-by job id, so a second publish is harmless).
+feed items, their push jobs (the source's outbox, held on its cursor document) and the new
+cursor in one commit that first checks the cursor is still the one the pass started from:
+a pass that raced another commits nothing. Item ids are deterministic, so a change seen
+twice is recorded once and pushed once. Jobs are published after the commit and then
+cleared from the outbox; a crash in between leaves them there, and the next run of the
+source publishes them first (push dispatch deduplicates by job id, so a second publish is
+harmless).
 
 No waiting for the scheduler:
 - A run still dirty after ``MAX_PASSES`` (a mailbox busy through every pass) releases the
@@ -44,8 +45,9 @@ from shared.ports.sync import (
 log = get_logger(__name__)
 
 MAX_PASSES = 5
-COMMIT_CHUNK = 200  # feed items per transaction: 2 writes each (Firestore allows 500)
-INDEX_CHUNK = 450  # calendar event records per transaction: 1 write each
+# Feed items and calendar event records per commit: one write each (an item's job rides on
+# the cursor document's write); Firestore allows 500 writes per commit.
+COMMIT_CHUNK = 450
 LEASE = timedelta(seconds=120)
 
 
@@ -83,25 +85,25 @@ class SyncRunner:
     ) -> tuple[RequestResult, int]:
         owner = uuid.uuid4().hex
         now = datetime.now(UTC)
-        result = self._store.request(key, owner, now, LEASE, pushed, delivery)
-        if result is not RequestResult.RUN:
+        notified_at = now if notified else None
+        result, state = self._store.request(key, owner, now, LEASE, pushed, delivery, notified_at)
+        if result is not RequestResult.RUN or state is None:
             log.info("sync not started", extra={"source": key.kind.value, "result": result.value})
             return result, 0
-        return result, self._run(key, owner, now if notified else None)
+        return result, self._run(key, owner, state, reconcile=not notified)
 
-    def _run(self, key: SyncKey, owner: str, notified_at: datetime | None) -> int:
+    def _run(self, key: SyncKey, owner: str, state: CursorState, *, reconcile: bool) -> int:
         items = 0
         try:
-            self.flush_outbox(key.uid)
+            self._publish(key, state.pending)  # left by a run that crashed after its commit
+            if reconcile:
+                self.flush_outbox(key.uid)
             for _ in range(MAX_PASSES):
-                state = self._store.begin_pass(key, owner, notified_at)
-                notified_at = None  # recorded once per run
-                if state is None:
-                    log.warning("sync lease lost", extra={"source": key.kind.value})
+                published, upcoming = self._pass(key, owner, state)
+                items += published
+                if upcoming is None:
                     return items
-                items += self._pass(key, state)
-                if not self._store.finish_pass(key, owner, datetime.now(UTC), LEASE):
-                    return items
+                state = upcoming
             log.warning("sync still dirty after max passes", extra={"source": key.kind.value})
             self._store.release(key, owner)
         except Exception:
@@ -111,34 +113,47 @@ class SyncRunner:
             self._follow_up(key)
         return items
 
-    def _pass(self, key: SyncKey, state: CursorState) -> int:
-        """One pass; the number of new feed items it committed (0 when discarded)."""
+    def _pass(self, key: SyncKey, owner: str, state: CursorState) -> tuple[int, CursorState | None]:
+        """One pass: the number of new feed items it committed (0 when discarded), and the
+        state of the next pass (None: the lease is released or lost)."""
         now = datetime.now(UTC)
         batch = self._source.fetch(key, state, now)
         # Items first, then record writes, the cursor with the last chunk: a pass cut short
         # re-reads from the old cursor, finds the same items (same ids, recorded once) and
-        # the records it had not written yet.
+        # the records it had not written yet. A small pass is one chunk, one commit.
+        writes: list[ActivityItem | IndexWrite] = [*batch.items, *batch.records]
         chunks: list[tuple[list[ActivityItem], list[IndexWrite]]] = [
-            (batch.items[i : i + COMMIT_CHUNK], [])
-            for i in range(0, len(batch.items), COMMIT_CHUNK)
-        ]
-        chunks += [
-            ([], batch.records[i : i + INDEX_CHUNK])
-            for i in range(0, len(batch.records), INDEX_CHUNK)
+            (
+                [w for w in writes[i : i + COMMIT_CHUNK] if isinstance(w, ActivityItem)],
+                [w for w in writes[i : i + COMMIT_CHUNK] if isinstance(w, IndexWrite)],
+            )
+            for i in range(0, len(writes), COMMIT_CHUNK)
         ]
         chunks = chunks or [([], [])]
         published = 0
-        for number, (items, writes) in enumerate(chunks):
+        upcoming: CursorState | None = None
+        for number, (items, records) in enumerate(chunks):
             last = number == len(chunks) - 1
-            final = CursorState(batch.cursor, batch.index) if last else None
-            jobs = self._store.commit(key, state, items, final, now, records=writes)
+            if last:
+                final = CursorState(batch.cursor, batch.index)
+                jobs, after = self._store.commit_last(key, state, items, final, now, records)
+            else:
+                jobs = self._store.commit(key, state, items, None, now, records=records)
             if jobs is None:
                 log.info(
                     "sync pass discarded: cursor moved meanwhile", extra={"source": key.kind.value}
                 )
-                return published
+                return published, self._store.finish_pass(key, owner, datetime.now(UTC), LEASE)
             published += len(jobs)
-            self._publish(key.uid, jobs)
+            if not last:
+                self._publish(key, jobs)
+                continue
+            # Published before the lease is released: the next holder finds in the outbox
+            # only what a crashed run left there.
+            if jobs:
+                self._publisher.publish(jobs)
+            ids = [job.job_id for job in jobs]
+            upcoming = self._store.finish_pass(key, owner, datetime.now(UTC), LEASE, after, ids)
         log.info(
             "sync pass committed",
             extra={
@@ -148,15 +163,20 @@ class SyncRunner:
                 **batch.notes,
             },
         )
-        return published
+        return published, upcoming
 
-    def _publish(self, uid: str, jobs: list[PushJob]) -> None:
-        publish_committed(self._publisher, self._store, uid, jobs)
+    def _publish(self, key: SyncKey, jobs: list[PushJob]) -> None:
+        """Publish jobs committed to the source's outbox, then forget them there."""
+        if not jobs:
+            return
+        self._publisher.publish(jobs)
+        self._store.clear_pending(key, [job.job_id for job in jobs])
 
     def flush_outbox(self, uid: str) -> int:
-        """Publish jobs a crashed pass committed but did not publish."""
+        """Publish jobs recorded outside a sync pass (the relink push) that a crash left in
+        the user's outbox; reconciles do it, so a notification's run costs no query."""
         jobs = self._store.outbox(uid)
-        self._publish(uid, jobs)
+        publish_committed(self._publisher, self._store, uid, jobs)
         return len(jobs)
 
 

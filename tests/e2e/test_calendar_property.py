@@ -118,8 +118,7 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
 def _cursor_clean(stack: RunningStack, user: LinkedUser) -> bool:
     key = SyncKey(user.uid, SourceKind.CALENDAR, "primary")
     data = stack.db.document(f"users/{user.uid}/cursors/{key.doc_id}").get().to_dict() or {}
-    lease = stack.db.document(f"users/{user.uid}/cursors/{key.doc_id}/lease/current").get()
-    return data.get("dirty") is False and not lease.exists
+    return data.get("dirty") is False and not data.get("lease_owner")
 
 
 @settings(

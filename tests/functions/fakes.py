@@ -438,37 +438,35 @@ class MemorySyncStore:
         lease: timedelta,
         pushed: int | None,
         delivery: str | None = None,
-    ) -> RequestResult:
+        notified_at: datetime | None = None,
+    ) -> tuple[RequestResult, CursorState | None]:
         cursor = self.cursors.get(self._id(key))
         if cursor is None:
-            return RequestResult.UNKNOWN
+            return RequestResult.UNKNOWN, None
         stored = str(cursor.get("cursor"))
         if pushed is not None and stored.isdigit() and pushed <= int(stored):
-            return RequestResult.STALE
+            return RequestResult.STALE, None
         held = self.leases.get(self._id(key))
         redelivered = held is not None and delivery is not None and held[2] == delivery
         if held is None or held[1] <= now or redelivered:
-            self._write("lease")
+            self._write("lease")  # taking the lease starts the first pass
             self.leases[self._id(key)] = (owner, now + lease, delivery)
-            return RequestResult.RUN
+            cursor["dirty"] = False
+            if notified_at is not None:
+                cursor["last_notified_at"] = notified_at
+            # The fake keeps every job in the user's outbox; the adapter keeps a pass's jobs
+            # with the cursor. Either way the run publishes them first.
+            pending = list(self.outboxes.get(key.uid, {}).values())
+            return RequestResult.RUN, CursorState(
+                cursor.get("cursor"), cursor.get("index"), pending=pending
+            )
         self._write("dirty")
         cursor["dirty"] = True
-        return RequestResult.QUEUED
+        return RequestResult.QUEUED, None
 
     def _holds(self, key: SyncKey, owner: str) -> bool:
         held = self.leases.get(self._id(key))
         return held is not None and held[0] == owner
-
-    def begin_pass(
-        self, key: SyncKey, owner: str, notified_at: datetime | None = None
-    ) -> CursorState | None:
-        if not self._holds(key, owner):
-            return None
-        cursor = self.cursors[self._id(key)]
-        cursor["dirty"] = False
-        if notified_at is not None:
-            cursor["last_notified_at"] = notified_at
-        return CursorState(cursor.get("cursor"), cursor.get("index"))
 
     def commit(
         self,
@@ -491,15 +489,39 @@ class MemorySyncStore:
                 stored["index"] = cursor.index
         return jobs
 
-    def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool:
+    def commit_last(
+        self,
+        key: SyncKey,
+        started_from: CursorState,
+        items: list[ActivityItem],
+        cursor: CursorState,
+        now: datetime,
+        records: Sequence[IndexWrite],
+    ) -> tuple[list[PushJob] | None, CursorState | None]:
+        jobs = self.commit(key, started_from, items, cursor, now, records)
+        return jobs, (None if jobs is None else CursorState(cursor.cursor, cursor.index, now))
+
+    def finish_pass(
+        self,
+        key: SyncKey,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        after: CursorState | None = None,
+        published: Sequence[str] = (),
+    ) -> CursorState | None:
+        if published:
+            self.clear_pending(key, published)
         if not self._holds(key, owner):
-            return False
-        if self.cursors.get(self._id(key), {}).get("dirty"):
+            return None
+        stored = self.cursors.get(self._id(key), {})
+        if stored.get("dirty"):
             self.leases[self._id(key)] = (owner, now + lease, self.leases[self._id(key)][2])
-            return True
+            stored["dirty"] = False  # the next pass starts
+            return CursorState(stored.get("cursor"), stored.get("index"))
         self._write("release")
         del self.leases[self._id(key)]
-        return False
+        return None
 
     def release(self, key: SyncKey, owner: str) -> None:
         self._write("release")
@@ -510,6 +532,9 @@ class MemorySyncStore:
 
     def outbox(self, uid: str) -> list[PushJob]:
         return list(self.outboxes.get(uid, {}).values())
+
+    def clear_pending(self, key: SyncKey, job_ids: Iterable[str]) -> None:
+        self.clear_outbox(key.uid, job_ids)
 
     def clear_outbox(self, uid: str, job_ids: Iterable[str]) -> None:
         self._write("clear_outbox")

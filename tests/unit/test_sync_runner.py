@@ -58,24 +58,19 @@ class MemoryStore:
         lease: timedelta,
         pushed: int | None,
         delivery: str | None = None,
-    ) -> RequestResult:
+        notified_at: datetime | None = None,
+    ) -> tuple[RequestResult, CursorState | None]:
         if pushed is not None and pushed <= int(self.cursor):
-            return RequestResult.STALE
+            return RequestResult.STALE, None
         self.dirty = True
         redelivered = delivery is not None and delivery == self.delivery
         if self.owner is not None and not redelivered:
-            return RequestResult.QUEUED
+            return RequestResult.QUEUED, None
         self.owner, self.delivery = owner, delivery
-        return RequestResult.RUN
-
-    def begin_pass(
-        self, key: SyncKey, owner: str, notified_at: datetime | None = None
-    ) -> CursorState | None:
-        if self.owner != owner:
-            return None
+        # Taking the lease starts the first pass.
         self.dirty = self.always_dirty
         self.notified_at = notified_at or self.notified_at
-        return CursorState(self.cursor)
+        return RequestResult.RUN, CursorState(self.cursor, pending=list(self.outbox_jobs.values()))
 
     def commit(
         self,
@@ -112,18 +107,46 @@ class MemoryStore:
             self.cursor = str(cursor.cursor)
         return jobs
 
-    def finish_pass(self, key: SyncKey, owner: str, now: datetime, lease: timedelta) -> bool:
+    def commit_last(
+        self,
+        key: SyncKey,
+        started_from: CursorState,
+        items: list[ActivityItem],
+        cursor: CursorState,
+        now: datetime,
+        records: Sequence[IndexWrite],
+    ) -> tuple[list[PushJob] | None, CursorState | None]:
+        jobs = self.commit(key, started_from, items, cursor, now, records)
+        return jobs, (None if jobs is None else CursorState(cursor.cursor, cursor.index, now))
+
+    def finish_pass(
+        self,
+        key: SyncKey,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        after: CursorState | None = None,
+        published: Sequence[str] = (),
+    ) -> CursorState | None:
+        self.clear_pending(key, published)
+        if self.owner != owner:
+            return None
         if self.dirty:
-            return True
+            self.dirty = self.always_dirty  # the next pass starts
+            return CursorState(self.cursor)
         self.owner = None
-        return False
+        return None
 
     def release(self, key: SyncKey, owner: str) -> None:
         if self.owner == owner:
             self.owner, self.dirty = None, True
 
+    def clear_pending(self, key: SyncKey, job_ids: Iterable[str]) -> None:
+        for job_id in job_ids:
+            self.outbox_jobs.pop(job_id, None)
+
     def outbox(self, uid: str) -> list[PushJob]:
-        return list(self.outbox_jobs.values())
+        return []  # jobs recorded outside a pass: none in these tests
 
     def clear_outbox(self, uid: str, job_ids: Iterable[str]) -> None:
         for job_id in job_ids:
@@ -234,12 +257,12 @@ def test_large_batches_commit_items_then_records_and_move_the_cursor_last() -> N
     SyncRunner(store, ScriptedSource([SyncBatch(items, "20", records=writes)]), publisher).notify(
         KEY, pushed=11
     )
+    # One write per item or record (an item's job rides on the cursor's write): items
+    # first, then records, at most 450 writes per commit, the cursor with the last one.
     assert store.commits == [
-        (200, 0, None),
-        (50, 0, None),
+        (250, 200, None),
         (0, 450, None),
-        (0, 450, None),
-        (0, 100, "20"),
+        (0, 350, "20"),
     ]
     assert len(store.records) == 1000 and store.cursor == "20" and len(publisher.published) == 250
 
@@ -273,3 +296,22 @@ def test_reconcile_counts_new_items_and_records_no_notification() -> None:
     assert store.notified_at is not None
     store.owner = "someone-else"
     assert runner.reconcile(KEY) is None
+
+
+def test_a_notification_while_a_pass_publishes_does_not_publish_its_jobs_again() -> None:
+    # The lease is held until the published jobs are forgotten: a run starting meanwhile
+    # would otherwise find them in the outbox and publish them a second time.
+    store = MemoryStore()
+    source = ScriptedSource([SyncBatch([_item(1)], "20"), SyncBatch([], "20")])
+    published: list[PushJob] = []
+
+    class NotifyingPublisher:
+        def publish(self, jobs: list[PushJob]) -> None:
+            published.extend(jobs)
+            if len(published) == 1:
+                assert runner.notify(KEY, pushed=21) is RequestResult.QUEUED
+
+    runner = SyncRunner(store, source, NotifyingPublisher())
+    runner.notify(KEY, pushed=11)
+    assert [job.item_id for job in published] == list(store.items)
+    assert source.calls == 2 and store.outbox_jobs == {} and store.owner is None
