@@ -9,34 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.ports.sync import CursorState, SourceKind, SyncKey
-from shared.ports.watches import Channel, ChannelRequest, WatchGrant
+from shared.ports.watches import ChannelRequest, WatchGrant
 from shared.scopes import Feature
 from shared.services.maintenance import MaintenanceService, decode_sources
 from shared.services.watches import WatchService
 from shared.settings import Settings
+from tests.functions.fakes import Journal, MemoryChannels
 from tests.unit.test_maintenance import Cursors, Queue
-
-
-class Channels:
-    def __init__(self) -> None:
-        self.saved: dict[str, Channel] = {}
-
-    def save(self, channel: Channel) -> None:
-        self.saved[channel.id] = channel
-
-    def get(self, channel_id: str) -> Channel | None:
-        return self.saved.get(channel_id)
-
-    def delete(self, channel_id: str) -> None:
-        self.saved.pop(channel_id, None)
-
-    def of_user(self, uid: str) -> list[Channel]:
-        return [c for c in self.saved.values() if c.uid == uid]
-
-    def route_gmail(self, address: str, uid: str) -> None: ...
-
-    def gmail_owner(self, address: str) -> str | None:
-        return None
 
 
 class Google:
@@ -84,8 +63,8 @@ class Quiet:
         return 0
 
 
-def _service() -> tuple[WatchService, Channels, Cursors, Google]:
-    channels, cursors, google = Channels(), Cursors(), Google()
+def _service() -> tuple[WatchService, MemoryChannels, Cursors, Google]:
+    channels, cursors, google = MemoryChannels(Journal()), Cursors(), Google()
     service = WatchService(
         Settings(),
         channels,
@@ -124,7 +103,7 @@ def _no_prune(now: datetime, limit: int) -> int:
     return 0
 
 
-def _followed(channels: Channels, cursors: Cursors, uid: str) -> set[str]:
+def _followed(channels: MemoryChannels, cursors: Cursors, uid: str) -> set[str]:
     on_channels = {c.calendar_id for c in channels.of_user(uid)}
     assert on_channels == cursors.calendars_of(uid)
     return on_channels

@@ -12,12 +12,13 @@ import pytest
 
 from shared.ports.maintenance import DueSource
 from shared.ports.sync import CursorState, SourceKind, SyncKey
-from shared.ports.watches import Channel, ChannelRequest, WatchGrant
+from shared.ports.watches import ChannelRequest, WatchGrant
 from shared.services import maintenance
 from shared.services.maintenance import MaintenanceService, decode_sources, work_messages
 from shared.services.upkeep import UpkeepPolicy, WatchStatus
 from shared.services.watches import WatchService
 from shared.settings import Settings
+from tests.functions.fakes import Journal, MemoryChannels
 
 # Near the real clock: starting a watch stamps it with the current time.
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -130,29 +131,6 @@ class Google:
         return list(self.calendars)
 
 
-class Channels:
-    def __init__(self) -> None:
-        self.saved: dict[str, Channel] = {}
-
-    def save(self, channel: Channel) -> None:
-        self.saved[channel.id] = channel
-
-    def get(self, channel_id: str) -> Channel | None:
-        return self.saved.get(channel_id)
-
-    def delete(self, channel_id: str) -> None:
-        self.saved.pop(channel_id, None)
-
-    def of_user(self, uid: str) -> list[Channel]:
-        return [c for c in self.saved.values() if c.uid == uid]
-
-    def route_gmail(self, address: str, uid: str) -> None:
-        pass
-
-    def gmail_owner(self, address: str) -> str | None:
-        return None
-
-
 class Runner:
     def __init__(self, google: Google, found: int = 0) -> None:
         self.google = google
@@ -167,7 +145,7 @@ class World:
     def __init__(self, linked: bool = True) -> None:
         self.cursors = Cursors()
         self.google = Google()
-        self.channels = Channels()
+        self.channels = MemoryChannels(Journal())
         self.work, self.ticks = Queue(), Queue()
         self.runner = Runner(self.google)
         self.linked = linked
@@ -269,7 +247,7 @@ def test_a_watch_that_failed_at_link_time_is_repaired_by_the_next_cycle() -> Non
     health = {h["feature"]: h["status"] for h in world.watches.health("u1", _features())}
     assert set(health.values()) == {"active"}
     assert world.google.calls.count("gmail.watch") == 2  # one failed at link, one repair
-    assert len(world.channels.saved) == 2
+    assert len(world.channels.channels) == 2
 
 
 def test_repeated_repair_failures_back_off_then_alert(caplog: pytest.LogCaptureFixture) -> None:
@@ -366,7 +344,7 @@ def test_sources_of_an_unlinked_account_leave_the_index() -> None:
         world.cursors.set_upkeep(key, {"due_at": NOW})
     world.run_cycle(NOW)
     assert all(world.cursors.docs[key]["due_at"] is None for key in FEATURE_KEYS)
-    assert world.channels.saved == {}
+    assert world.channels.channels == {}
 
 
 def test_prune_is_bounded_and_chains_while_full() -> None:
