@@ -69,7 +69,7 @@ class GmailSource:
                 .list(userId="me", labelIds=["INBOX"], maxResults=RECOVERY_MAX_MESSAGES)
             ),
         )
-        ids = [str(message["id"]) for message in listed.get("messages", [])]
+        ids = [str(m["id"]) for m in listed.get("messages") or [] if m and m.get("id")]
         recent = [m for m in self._metadata(uid, ids) if received_since(m, since)]
         notes = {"history_reset": 1, "recovered": len(recent)}
         if len(recent) == len(ids) and listed.get("nextPageToken"):

@@ -52,3 +52,21 @@ def test_history_keeps_each_inbox_message_once_in_order_across_pages() -> None:
     ]
     source = GmailSource(Pages(pages))  # type: ignore[arg-type]
     assert source._history("u1", "10") == (["m1", "m3", "m4"], "25")
+
+
+def test_recovery_skips_listed_messages_without_an_id() -> None:
+    from datetime import UTC, datetime
+
+    from shared.ports.sync import CursorState
+
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    millis = str(int(now.timestamp() * 1000))
+    pages = [
+        {"emailAddress": "someone@example.com", "historyId": "99"},  # users.getProfile
+        {"messages": [{"id": "m1"}, {}, {"threadId": "t"}, None]},  # messages.list
+        {"id": "m1", "threadId": "t1", "internalDate": millis, "labelIds": ["INBOX"]},
+    ]
+    source = GmailSource(Pages(pages))  # type: ignore[arg-type]
+    batch = source._recover("u1", CursorState("5", None, now), now)
+    assert [item.resource_id for item in batch.items] == ["m1"]
+    assert batch.cursor == "99" and pages == []
