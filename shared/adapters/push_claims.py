@@ -1,14 +1,15 @@
-"""Firestore adapters for push dispatch: the per-(job, device) claims and the feed item read.
+"""Firestore adapters for push dispatch: the per-(job, device) send records and the feed item read.
 
-``push_claims/{job_id}:{device_id}``: ``uid`` (erase deletes by it), ``state`` (``claimed``,
-``sending``, then ``sent``, ``dropped``, ``failed`` or ``unknown``), ``lease_until`` (a
-``claimed`` claim past it was left by a sender that died before sending), ``expires_at``
-(Firestore TTL). See ``shared.services.push`` for the at-most-once contract.
+``push_claims/{job_id}:{device_id}``: ``uid`` (erase deletes by it), ``job_id``, ``device_id``,
+``state`` (``sent`` when written, just before the send request; later corrected to ``dropped``,
+``failed`` or ``unknown``, or deleted to release it), ``created_at``, ``settled_at`` (a
+correction), ``expires_at`` (Firestore TTL). See ``shared.services.push`` for the at-most-once
+contract.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,25 +18,18 @@ from pydantic import ValidationError
 from shared.activity import ActivityItem, PushJob
 from shared.firestore import Collections
 from shared.logs import get_logger
-from shared.services.push import (
-    CLAIM_LEASE,
-    CLAIM_RETENTION,
-    CLAIMED_STATE,
-    SENDING_STATE,
-    UNKNOWN_STATE,
-    Claim,
-    ClaimEnd,
-    existing_claim,
-)
+from shared.services.push import CLAIM_RETENTION, ClaimEnd
 
 if TYPE_CHECKING:
     from google.cloud import firestore
 
 log = get_logger(__name__)
 
+SENT_STATE = "sent"
+
 
 class FirestoreClaimStore:
-    """Claims are created with ``create()`` (fails if present): the exactly-once primitive."""
+    """Claims are created with create-if-absent preconditions: the at-most-once primitive."""
 
     def __init__(self, client: firestore.Client) -> None:
         self._db = client
@@ -43,66 +37,43 @@ class FirestoreClaimStore:
     def _ref(self, job: PushJob, device_id: str) -> firestore.DocumentReference:
         return self._db.collection(Collections.PUSH_CLAIMS).document(f"{job.job_id}:{device_id}")
 
-    def claim(self, job: PushJob, device_id: str, now: datetime) -> Claim:
-        """Claim (job, device) for sending, or say why not."""
+    @staticmethod
+    def _record(job: PushJob, device_id: str, now: datetime) -> dict[str, Any]:
+        return {
+            "uid": job.uid,
+            "job_id": job.job_id,
+            "device_id": device_id,
+            "state": SENT_STATE,
+            "created_at": now,
+            "expires_at": now + CLAIM_RETENTION,
+        }
+
+    def claim(self, job: PushJob, device_ids: Sequence[str], now: datetime) -> list[str]:
+        """Create the records in one atomic batch (one write each); when one exists already
+        (a redelivery or a concurrent delivery), the batch writes nothing and each device is
+        tried on its own."""
         from google.api_core.exceptions import AlreadyExists
 
-        ref = self._ref(job, device_id)
-        try:
-            ref.create(
-                {
-                    "uid": job.uid,
-                    "job_id": job.job_id,
-                    "device_id": device_id,
-                    "state": CLAIMED_STATE,
-                    "lease_until": now + CLAIM_LEASE,
-                    "created_at": now,
-                    "expires_at": now + CLAIM_RETENTION,
-                }
-            )
-            return Claim.CLAIMED
-        except AlreadyExists:
-            return self._take_over(ref, now)
-
-    def _take_over(self, ref: firestore.DocumentReference, now: datetime) -> Claim:
-        """A claim exists: settled, in flight, or abandoned by a crashed sender."""
-        from google.cloud import firestore
-
-        @firestore.transactional
-        def take_over(transaction: firestore.Transaction) -> Claim:
-            snapshot = ref.get(transaction=transaction)
-            if not snapshot.exists:
-                # Released between our create and this read: a later delivery retries.
-                return Claim.BUSY
-            data: dict[str, Any] = snapshot.to_dict() or {}
-            lease_until = data.get("lease_until")
-            claim = existing_claim(data.get("state"), lease_until, now)
-            if claim is Claim.CLAIMED:
-                transaction.update(ref, {"lease_until": now + CLAIM_LEASE, "taken_over_at": now})
-            elif claim is Claim.IN_DOUBT and lease_until is not None and lease_until <= now:
-                # Its sender crashed mid-send: close it so it reads as what it is.
-                transaction.update(ref, {"state": UNKNOWN_STATE, "settled_at": now})
-            return claim
-
-        claim: Claim = take_over(self._db.transaction())
-        if claim is Claim.CLAIMED:
-            log.warning("took over a push claim abandoned before sending")
-        elif claim is Claim.IN_DOUBT:
-            log.warning("push claim left sending: not resent (at most once)")
-        return claim
-
-    def sending(self, job: PushJob, device_ids: Sequence[str], now: datetime) -> None:
-        """Mark the claims ``sending`` in one batch, before the send request leaves."""
-        batch = self._db.batch()
+        if len(device_ids) > 1:
+            batch = self._db.batch()
+            for device_id in device_ids:
+                batch.create(self._ref(job, device_id), self._record(job, device_id, now))
+            try:
+                batch.commit()
+                return list(device_ids)
+            except AlreadyExists:
+                pass
+        ours = []
         for device_id in device_ids:
-            batch.update(
-                self._ref(job, device_id),
-                {"state": SENDING_STATE, "sending_at": now, "lease_until": now + CLAIM_LEASE},
-            )
-        batch.commit()
+            try:
+                self._ref(job, device_id).create(self._record(job, device_id, now))
+                ours.append(device_id)
+            except AlreadyExists:
+                continue
+        return ours
 
-    def settle(self, job: PushJob, ends: dict[str, ClaimEnd | None], now: datetime) -> None:
-        """Record the end of each claim in one batch; None deletes (releases) it."""
+    def settle(self, job: PushJob, ends: Mapping[str, ClaimEnd | None], now: datetime) -> None:
+        """Correct the records in one batch; None deletes (releases) one."""
         batch = self._db.batch()
         for device_id, end in ends.items():
             ref = self._ref(job, device_id)

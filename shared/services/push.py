@@ -1,25 +1,26 @@
 """Push dispatch: one push job to each of the user's devices, at most once per device.
 
-For each device a claim ``(job id, device id)`` is created before sending (create-if-absent,
-state ``claimed``): a duplicate or concurrent delivery of the job finds it and sends nothing.
-Just before the send request the claim turns ``sending``. A claim ends as ``sent``,
-``dropped`` (the token is dead; the device is deleted), ``failed`` (FCM refused for a reason a
-retry cannot fix) or ``unknown`` (the request may have reached FCM but no answer came back);
-it is released when FCM answered a transient error, and the job is then redelivered by
-Pub/Sub (its retry policy backs off), which sends to the released devices only.
+The send to each device is recorded before its request leaves: a claim ``(job id, device id)``
+is created (create-if-absent) in state ``sent``, in the one write that both claims the device
+and records the send, so a duplicate or concurrent delivery of the job finds it and sends
+nothing. An answer other than success corrects it afterwards: ``dropped`` (the token is dead;
+the device is deleted), ``failed`` (FCM refused for a reason a retry cannot fix) or
+``unknown`` (the request may have reached FCM but no answer came back); a transient error
+deletes it (released), and the job is then redelivered by Pub/Sub (its retry policy backs
+off), which sends to the released devices only. A successful send costs one write per device.
 
 The contract is **at most once per device and job**. FCM has no idempotency key, so a send
-FCM may have accepted (a timeout, a dropped connection, a crash while ``sending``) is never
-sent again, neither by the transport nor by a redelivery: a ``claimed`` claim whose lease ran
-out (its sender died before sending) is taken over, a ``sending`` one is not. The residual
-risk is a lost push, never a doubled one: a push in flight when the sender crashed or timed
-out may not have reached the phone, and the feed still holds the item.
+FCM may have accepted (a timeout, a dropped connection, a crash after the claim) is never sent
+again, neither by the transport nor by a redelivery. The residual risk is a lost push, never a
+doubled one: a sender that dies between writing its claims and its send request (building
+the request of one chunk) or while the request is in flight leaves claims that read ``sent``,
+the push may not have reached the phone, and the feed still holds the item.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -33,7 +34,6 @@ from shared.services.preferences import Preferences, PreferenceStore, read
 log = get_logger(__name__)
 
 MAX_TOKENS_PER_CALL = 500  # send_each_for_multicast's limit
-CLAIM_LEASE = timedelta(minutes=3)  # longer than claiming the devices and one send
 CLAIM_RETENTION = timedelta(days=8)  # longer than Pub/Sub keeps an unacknowledged message
 
 Language = Literal["ko", "en"]
@@ -224,45 +224,21 @@ class DeviceLister(Protocol):
     ) -> bool: ...
 
 
-class Claim(StrEnum):
-    """The result of trying to claim (job, device)."""
-
-    CLAIMED = "claimed"  # ours to send
-    SETTLED = "settled"  # sent, dropped, failed or unknown before: nothing to do
-    BUSY = "busy"  # another delivery claimed it and has not sent yet: retry later
-    IN_DOUBT = "in_doubt"  # a send request is (or was, before a crash) in flight: never resend
-
-
 ClaimEnd = Literal["sent", "dropped", "failed", "unknown"]
-
-# Claim document states (``push_claims``): claimed -> sending -> one of ClaimEnd.
-CLAIMED_STATE, SENDING_STATE, UNKNOWN_STATE = "claimed", "sending", "unknown"
-
-
-def existing_claim(state: str | None, lease_until: datetime | None, now: datetime) -> Claim:
-    """What a delivery may do with a claim another delivery created.
-
-    ``claimed`` past its lease: the sender died before sending, take it over. ``sending``:
-    the request may have reached FCM (whether its sender lives or crashed), so never again.
-    """
-    if state == CLAIMED_STATE:
-        return Claim.CLAIMED if lease_until is None or lease_until <= now else Claim.BUSY
-    if state == SENDING_STATE:
-        return Claim.IN_DOUBT
-    return Claim.SETTLED
 
 
 class ClaimStore(Protocol):
-    """Port: per (job, device) claims in ``push_claims``."""
+    """Port: per (job, device) send records in ``push_claims``."""
 
-    def claim(self, job: PushJob, device_id: str, now: datetime) -> Claim: ...
-
-    def sending(self, job: PushJob, device_ids: Sequence[str], now: datetime) -> None:
-        """Mark the claims ``sending``: from now on they are never sent by another delivery."""
+    def claim(self, job: PushJob, device_ids: Sequence[str], now: datetime) -> list[str]:
+        """Record a send of ``job`` to each device that has no record of it yet (state
+        ``sent``) and return those device ids, in order: they are ours to send, the others
+        were sent (or ended) by another delivery."""
         ...
 
-    def settle(self, job: PushJob, ends: dict[str, ClaimEnd | None], now: datetime) -> None:
-        """Record how each claim ended; None releases it (deleted) for a retry."""
+    def settle(self, job: PushJob, ends: Mapping[str, ClaimEnd | None], now: datetime) -> None:
+        """Correct the records of sends that did not end ``sent``; None deletes the record
+        (released: a redelivery sends to that device)."""
         ...
 
 
@@ -278,10 +254,9 @@ class Dispatch:
     sent: int = 0
     dropped: int = 0
     failed: int = 0
-    released: int = 0
-    busy: int = 0
+    released: int = 0  # transient failure or not reached: the redelivery sends to these
     unknown: int = 0  # sent but unanswered (timeout, lost connection): not resent
-    in_doubt: int = 0  # claims left ``sending`` by another delivery or a crash: not resent
+    skipped: int = 0  # already sent (or ended) by another delivery of the job
     data_only: bool = False
 
 
@@ -322,21 +297,11 @@ class PushService:
         devices = self._live_devices(job.uid, now)
         if not devices:
             return self._done(job, Dispatch("no_devices"))
-        quiet = silenced(item, preferences, now)
-        report = Dispatch("sent", data_only=quiet or not policy.visible)
-        claimed: list[Device] = []
-        for device in devices:
-            claim = self._claims.claim(job, device.device_id, now)
-            if claim is Claim.CLAIMED:
-                claimed.append(device)
-            elif claim is Claim.BUSY:
-                report.busy += 1
-            elif claim is Claim.IN_DOUBT:
-                report.in_doubt += 1
-        self._send(job, item, preferences, claimed, now, report)
+        report = Dispatch("sent", data_only=silenced(item, preferences, now) or not policy.visible)
+        self._send(job, item, preferences, devices, now, report)
         self._done(job, report)
-        if report.released or report.busy:
-            raise RetryLater(f"{report.released} released, {report.busy} busy")
+        if report.released:
+            raise RetryLater(f"{report.released} released")
         return report
 
     def _live_devices(self, uid: str, now: datetime) -> list[Device]:
@@ -353,42 +318,50 @@ class PushService:
         job: PushJob,
         item: ActivityItem,
         preferences: Preferences,
-        claimed: list[Device],
+        devices: list[Device],
         now: datetime,
         report: Dispatch,
     ) -> None:
+        """Claim and send chunk by chunk, each chunk's claims written just before its request
+        (the window in which a crash loses a push stays one request wide)."""
         ends: dict[str, ClaimEnd | None] = {}
-        attempted: set[str] = set()  # claims marked ``sending``: maybe reached FCM
+        attempted: set[str] = set()  # claimed here: the request may have reached FCM
+        unreached = {device.device_id for device in devices}  # not claimed by this delivery
         quiet = silenced(item, preferences, now)
         try:
-            for language, group in _by_language(claimed):
+            for language, group in _by_language(devices):
                 message = build_message(item, language, preview=preferences.preview, quiet=quiet)
                 for chunk in _chunks(group, MAX_TOKENS_PER_CALL):
-                    ids = [device.device_id for device in chunk]
-                    self._claims.sending(job, ids, now)
-                    attempted.update(ids)
+                    ours = set(self._claims.claim(job, [d.device_id for d in chunk], now))
+                    report.skipped += len(chunk) - len(ours)
+                    unreached.difference_update(d.device_id for d in chunk)
+                    mine = [device for device in chunk if device.device_id in ours]
+                    if not mine:
+                        continue
+                    attempted.update(ours)
                     try:
-                        results = self._sender.send(message, [device.token for device in chunk])
+                        results = self._sender.send(message, [device.token for device in mine])
                     except NotSent:
-                        attempted.difference_update(ids)
+                        attempted.difference_update(ours)
+                        ends.update(dict.fromkeys(ours))
                         raise
-                    for device, result in zip(chunk, results, strict=True):
+                    for device, result in zip(mine, results, strict=True):
                         ends[device.device_id] = self._end(job, device, result)
         except NotSent:
             log.warning("fcm send not attempted; claims released for a retry")
         finally:
             # An unexpected error mid-way: what may have been sent is never sent again
-            # (at most once), what was not is released for the redelivery.
-            for device in claimed:
-                attempted_here = device.device_id in attempted
-                ends.setdefault(device.device_id, "unknown" if attempted_here else None)
-            if ends:
-                self._claims.settle(job, ends, now)
+            # (at most once); what was not claimed yet is left to the redelivery.
+            for device_id in attempted:
+                ends.setdefault(device_id, "unknown")
+            corrections = {device_id: end for device_id, end in ends.items() if end != "sent"}
+            if corrections:
+                self._claims.settle(job, corrections, now)
             report.sent = sum(1 for end in ends.values() if end == "sent")
             report.dropped = sum(1 for end in ends.values() if end == "dropped")
             report.failed = sum(1 for end in ends.values() if end == "failed")
             report.unknown = sum(1 for end in ends.values() if end == "unknown")
-            report.released = sum(1 for end in ends.values() if end is None)
+            report.released = sum(1 for end in ends.values() if end is None) + len(unreached)
 
     def _end(self, job: PushJob, device: Device, result: SendResult) -> ClaimEnd | None:
         if result.status is SendStatus.SENT:
@@ -427,9 +400,8 @@ class PushService:
                 "dropped": report.dropped,
                 "failed": report.failed,
                 "released": report.released,
-                "busy": report.busy,
                 "unknown": report.unknown,
-                "in_doubt": report.in_doubt,
+                "skipped": report.skipped,
                 "data_only": report.data_only,
             },
         )

@@ -71,11 +71,12 @@ def test_push_dispatch_killed_mid_send_and_restarted_records_one_send(
     dispatch.start()
     wait_all_ready([dispatch], 120)
 
-    # Pub/Sub redelivers the unacknowledged job to the new process, which finds the claim
-    # left "sending" and does not send again (nor ask for another redelivery).
+    # Pub/Sub redelivers the unacknowledged job to the new process, which finds the send
+    # recorded before the request left and does not send again (nor ask for another
+    # redelivery).
     runs = eventually(lambda: handled(stack.workdir, job.job_id), timeout=120)
-    assert (runs[0]["sent"], runs[0]["in_doubt"]) == (0, 1)
-    assert claims(stack.db, job.job_id) == {"phone-0001": "sending"}
+    assert (runs[0]["sent"], runs[0]["skipped"]) == (0, 1)
+    assert claims(stack.db, job.job_id) == {"phone-0001": "sent"}
     time.sleep(3)
     assert len(fcm.messages(token)) == 1
     assert len(handled(stack.workdir, job.job_id)) == 1

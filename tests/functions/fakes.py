@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,7 +51,7 @@ from shared.services.linking import (
     features_of,
 )
 from shared.services.preferences import Preferences
-from shared.services.push import Claim, ClaimEnd, PushMessage, SendResult, SendStatus
+from shared.services.push import ClaimEnd, PushMessage, SendResult, SendStatus
 
 
 @dataclass
@@ -987,30 +987,20 @@ class MemoryPreferences:
 
 
 class MemoryClaims:
-    """``ClaimStore``: (job, device) claims; a released claim is deleted."""
+    """``ClaimStore``: (job, device) send records; a released record is deleted."""
 
     def __init__(self, journal: Journal) -> None:
         self._journal = journal
         self.claims: dict[tuple[str, str], str] = {}
 
-    def claim(self, job: PushJob, device_id: str, now: datetime) -> Claim:
-        state = self.claims.get((job.job_id, device_id))
-        if state == "claimed":
-            return Claim.BUSY
-        if state == "sending":
-            return Claim.IN_DOUBT
-        if state is not None:
-            return Claim.SETTLED
-        self._journal.writes.append("claims.claim")
-        self.claims[(job.job_id, device_id)] = "claimed"
-        return Claim.CLAIMED
+    def claim(self, job: PushJob, device_ids: Sequence[str], now: datetime) -> list[str]:
+        ours = [d for d in device_ids if (job.job_id, d) not in self.claims]
+        for device_id in ours:
+            self._journal.writes.append("claims.claim")
+            self.claims[(job.job_id, device_id)] = "sent"
+        return ours
 
-    def sending(self, job: PushJob, device_ids: Sequence[str], now: datetime) -> None:
-        self._journal.writes.append("claims.sending")
-        for device_id in device_ids:
-            self.claims[(job.job_id, device_id)] = "sending"
-
-    def settle(self, job: PushJob, ends: dict[str, ClaimEnd | None], now: datetime) -> None:
+    def settle(self, job: PushJob, ends: Mapping[str, ClaimEnd | None], now: datetime) -> None:
         self._journal.writes.append("claims.settle")
         for device_id, end in ends.items():
             if end is None:

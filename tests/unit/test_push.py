@@ -4,7 +4,7 @@ of our own ports."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,8 +18,6 @@ from shared.adapters.fcm import classify, to_multicast
 from shared.services.devices import Device
 from shared.services.preferences import Categories, Preferences, QuietHours
 from shared.services.push import (
-    CLAIM_LEASE,
-    Claim,
     ClaimEnd,
     NotSent,
     PushMessage,
@@ -29,7 +27,6 @@ from shared.services.push import (
     SendStatus,
     build_message,
     collapse_key,
-    existing_claim,
     language_of,
     silenced,
 )
@@ -302,6 +299,8 @@ class FakeWorld:
     sent: list[tuple[str, PushMessage]] = field(default_factory=list)
     calls: list[int] = field(default_factory=list)
     fail_with: Exception | None = None
+    not_sent: set[str] = field(default_factory=set)  # tokens whose request raises NotSent
+    claim_writes: int = 0
 
     # FeedReader
     def item(self, uid: str, item_id: str) -> ActivityItem | None:
@@ -333,26 +332,17 @@ class FakeWorld:
         return True
 
     # ClaimStore
-    def claim(self, job: PushJob, device_id: str, now: datetime) -> Claim:
-        key = f"{job.job_id}:{device_id}"
-        existing = self.claims.get(key)
-        if existing is None:
-            self.claims[key] = {"state": "claimed", "lease_until": now + CLAIM_LEASE}
-            return Claim.CLAIMED
-        lease_until = existing["lease_until"]
-        assert isinstance(lease_until, datetime)
-        claim = existing_claim(str(existing["state"]), lease_until, now)
-        if claim is Claim.CLAIMED:
-            existing["lease_until"] = now + CLAIM_LEASE
-        return claim
+    def claim(self, job: PushJob, device_ids: Sequence[str], now: datetime) -> list[str]:
+        ours = [d for d in device_ids if f"{job.job_id}:{d}" not in self.claims]
+        for device_id in ours:
+            self.claims[f"{job.job_id}:{device_id}"] = {"state": "sent"}
+            self.claim_writes += 1
+        return ours
 
-    def sending(self, job: PushJob, device_ids: Sequence[str], now: datetime) -> None:
-        for device_id in device_ids:
-            self.claims[f"{job.job_id}:{device_id}"]["state"] = "sending"
-
-    def settle(self, job: PushJob, ends: dict[str, ClaimEnd | None], now: datetime) -> None:
+    def settle(self, job: PushJob, ends: Mapping[str, ClaimEnd | None], now: datetime) -> None:
         for device_id, end in ends.items():
             key = f"{job.job_id}:{device_id}"
+            self.claim_writes += 1
             if end is None:
                 del self.claims[key]
             else:
@@ -364,6 +354,8 @@ class FakeWorld:
         self.calls.append(len(tokens))
         if self.fail_with is not None:
             raise self.fail_with
+        if self.not_sent & set(tokens):
+            raise NotSent("no access token")
         results = []
         for token in tokens:
             script = self.script.get(token) or []
@@ -402,9 +394,15 @@ def test_a_redelivered_job_sends_once_per_device() -> None:
     service = _service(world)
     assert service.dispatch(job, NOW).sent == 3
     again = service.dispatch(job, NOW + timedelta(seconds=5))
-    assert (again.sent, again.busy) == (0, 0)
+    assert (again.sent, again.skipped) == (0, 3)
     assert len(world.sent) == 3
     assert {claim["state"] for claim in world.claims.values()} == {"sent"}
+
+
+def test_a_successful_send_costs_one_claim_write_per_device() -> None:
+    world, job = _world(3)
+    assert _service(world).dispatch(job, NOW).sent == 3
+    assert world.claim_writes == 3
 
 
 def test_devices_are_grouped_by_language() -> None:
@@ -433,28 +431,30 @@ def test_a_transient_failure_releases_only_that_claim() -> None:
     )
 
 
-def test_a_claim_not_yet_sent_is_retried_later_and_taken_over_after_its_lease() -> None:
-    world, job = _world(1)
-    world.claims["job-1:device-0000"] = {
-        "state": "claimed",
-        "lease_until": NOW + timedelta(minutes=1),
-    }
-    service = _service(world)
-    with pytest.raises(RetryLater):
-        service.dispatch(job, NOW)
-    assert world.sent == []
-    assert service.dispatch(job, NOW + timedelta(minutes=2)).sent == 1
-
-
-def test_a_claim_left_sending_is_never_sent_again() -> None:
-    # Another delivery is sending, or crashed mid-send: FCM may have it already.
+def test_a_device_another_delivery_claimed_is_never_sent_again() -> None:
+    # Another delivery is sending, or crashed after claiming: FCM may have it already.
     world, job = _world(2)
-    world.claims["job-1:device-0000"] = {"state": "sending", "lease_until": NOW}
+    world.claims["job-1:device-0000"] = {"state": "sent"}
     service = _service(world)
     for later in (timedelta(0), timedelta(minutes=10)):
         report = service.dispatch(job, NOW + later)
-        assert report.in_doubt == 1
+        assert report.skipped == 1 + (later > timedelta(0))
     assert [token for token, _ in world.sent] == [world.devices["uid-1"]["device-0001"].token]
+
+
+def test_a_language_group_not_sent_is_released_and_sent_on_redelivery() -> None:
+    world, job = _world(3, device_0002="en-US")
+    world.not_sent = {world.devices["uid-1"]["device-0002"].token}
+    service = _service(world)
+    with pytest.raises(RetryLater):
+        service.dispatch(job, NOW)
+    assert sorted(world.claims) == ["job-1:device-0000", "job-1:device-0001"]
+    world.not_sent = set()
+    retry = service.dispatch(job, NOW + timedelta(seconds=10))
+    assert (retry.sent, retry.skipped) == (1, 2)
+    assert sorted(token for token, _ in world.sent) == sorted(
+        d.token for d in world.devices["uid-1"].values()
+    )
 
 
 def test_an_unanswered_send_is_unknown_and_not_retried() -> None:
