@@ -34,6 +34,23 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+TARGET_RATIO = 1.3  # issue 17: reads and writes at most 1.3x the reasoned minimum
+
+
+def verdict(results: dict[str, Any]) -> str:
+    """One sentence per measure: which flows are within ``TARGET_RATIO`` of the minimum."""
+    sentences = []
+    for key in ("reads", "writes"):
+        parts, over = [], 0
+        for flow, row in results["cost"].items():
+            ratio = row["ratio"][key]
+            parts.append(f"{flow} {_num(row['measured'][key])} = {ratio:.2f}x")
+            over += ratio > TARGET_RATIO
+        state = "all within" if not over else f"{over} of {len(parts)} over"
+        sentences.append(f"{key.capitalize()}: {', '.join(parts)} ({state} {TARGET_RATIO}x).")
+    return " ".join(sentences)
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The operations table, the price table and where both come from."""
     run = results.get("cost_run") or {}
