@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from shared.adapters.due_index import FirestoreDueIndex
     from shared.adapters.google_credentials import GoogleCredentialsProvider
     from shared.adapters.google_gateway import GoogleGateway
-    from shared.adapters.own_changes import FirestoreOwnChanges
+    from shared.adapters.own_marks import FirestoreOwnMarks
     from shared.adapters.preference_store import FirestorePreferenceStore
     from shared.adapters.pubsub_publisher import PubSubJobPublisher, PubSubMessagePublisher
     from shared.adapters.sync_store import FirestoreFeedReader, FirestoreSyncStore
@@ -172,25 +172,20 @@ class Container:
     def sync_runner(self, kind: SourceKind) -> SyncRunner:
         """The coalescing sync runner of one kind of source; a run still dirty after its
         passes is continued through the maintenance work topic."""
-        from shared.ports.sync import SourceKind
         from shared.services.maintenance import encode_sources
-        from shared.services.own_changes import MarkOwnChanges
         from shared.services.sync import SyncRunner
 
         def follow_up(key: Any) -> None:
             self.work_queue.publish([{"task": "sync", "sources": encode_sources([key])}])
 
-        source = self.sources[kind]
-        if kind is SourceKind.CALENDAR:
-            source = MarkOwnChanges(source, self.own_changes)
-        return SyncRunner(self.sync_store, source, self.job_publisher, follow_up)
+        return SyncRunner(self.sync_store, self.sources[kind], self.job_publisher, follow_up)
 
     @functools.cached_property
-    def own_changes(self) -> FirestoreOwnChanges:
-        """The user's own Calendar writes (marks their changes ``by_me``)."""
-        from shared.adapters.own_changes import FirestoreOwnChanges
+    def own_changes(self) -> FirestoreOwnMarks:
+        """The user's own Calendar writes, marked on the event records the sync reads."""
+        from shared.adapters.own_marks import FirestoreOwnMarks
 
-        return FirestoreOwnChanges(self.firestore)
+        return FirestoreOwnMarks(self.sync_store)
 
     @functools.cached_property
     def watch_service(self) -> WatchService:

@@ -30,9 +30,9 @@ class Collections:
     CURSORS = "cursors"
     OUTBOX = "outbox"
     GMAIL_ADDRESSES = "gmail_addresses"
-    # Subcollection of users/{uid}/cursors/{calendar}: one record per calendar event.
+    # Subcollection of users/{uid}/cursors/{calendar}: one record per calendar event, with
+    # the marks of the user's own Calendar writes (shared/services/own_changes).
     EVENT_RECORDS = "events"
-    OWN_CHANGES = "own_changes"  # the user's own Calendar writes (shared/services/own_changes)
 
     # Top-level collections whose documents carry the owner's ``uid`` field; unlink and
     # erase delete them by query, so every new such collection must be listed here.

@@ -4,14 +4,15 @@
 locals {
   # Collection (group) => timestamp field after which Firestore TTL deletes the document, within
   # about a day; the code checks expiry itself too. "activity" is the collection group of the
-  # users/{uid}/activity feeds, "own_changes" of the users/{uid}/own_changes records of the
-  # user's own Calendar writes (shared/services/own_changes.py).
+  # users/{uid}/activity feeds, "events" of the users/{uid}/cursors/{calendar}/events records:
+  # only a document holding nothing but marks of the user's own Calendar writes has
+  # `expires_at` (the sync's record write removes it; shared/adapters/own_marks.py).
   ttl_fields = {
     oauth_states = "expires_at"
     idempotency  = "expires_at"
     push_claims  = "expires_at"
     activity     = "expires_at"
-    own_changes  = "expires_at"
+    events       = "expires_at"
   }
 }
 

@@ -17,7 +17,7 @@ from shared.google_errors import GoogleFailure
 from shared.ports.sync import CursorState, EventRecords, SyncBatch, SyncKey
 from shared.ports.watches import ChannelRequest, WatchGrant
 from shared.scopes import Feature
-from shared.sources.calendar import EventRecord, full_pass, ids_to_look_up, incremental_pass
+from shared.sources.calendar import full_pass, ids_to_look_up, incremental_pass, records_and_marks
 
 _PAGE_SIZE = 250
 _MAX_LIST_PAGES = 10  # a calendar list of more than 2,500 entries is cut there
@@ -50,22 +50,19 @@ class CalendarSource:
                 if failure.status != 410:
                     raise
             else:
-                known = self._known(self._records.records_of(key, ids_to_look_up(events)))
-                result = incremental_pass(key, events, known, now)
+                stored = self._records.records_of(key, ids_to_look_up(events))
+                known, own = records_and_marks(stored)
+                result = incremental_pass(key, events, known, now, own)
                 notes = {"events": len(events), "skipped_events": result.skipped}
                 return SyncBatch(
                     result.items, token or state.cursor, notes=notes, records=result.writes
                 )
         events, token = self._pages(key, showDeleted=False)
-        known = self._known(self._records.all_records(key))
+        known, own = records_and_marks(self._records.all_records(key))
         report = state.cursor is not None  # the first listing reports nothing
-        result = full_pass(key, events, known, now, report=report)
+        result = full_pass(key, events, known, now, report=report, own=own)
         notes = {"events": len(events), "full_resync": 1, "skipped_events": result.skipped}
         return SyncBatch(result.items, token, notes=notes, records=result.writes)
-
-    @staticmethod
-    def _known(stored: dict[str, dict[str, Any]]) -> dict[str, EventRecord]:
-        return {event_id: EventRecord.from_dict(data) for event_id, data in stored.items()}
 
     def _pages(self, key: SyncKey, **params: Any) -> tuple[list[Any], str]:
         events: list[Any] = []

@@ -3,7 +3,8 @@
 ``users/{uid}/cursors/{key}``: cursor, dirty flag and lease (``lease_owner``, ``lease_until``,
 ``lease_delivery``: on the cursor document, so taking the lease starts the pass and the last
 commit of a pass ends it, each one write);
-``users/{uid}/cursors/{key}/events/{hash of event id}``: one record per calendar event;
+``users/{uid}/cursors/{key}/events/{hash of event id}``: one record per calendar event,
+with the own marks of our calendar API (``shared.adapters.own_marks``) merged in;
 ``users/{uid}/activity/{item}``: feed items (TTL ``expires_at``);
 the cursor document's ``outbox`` map (job id → job): push jobs a pass committed with the
 cursor, not yet known to be published;
@@ -24,6 +25,7 @@ from shared.activity import ActivityItem, Category, PushJob, push_job_id
 from shared.firestore import Collections, where
 from shared.logs import current_trace_id, get_logger
 from shared.ports.sync import CursorState, IndexWrite, RequestResult, SourceKind, SyncKey
+from shared.sources.calendar import MARK_EXPIRY_FIELD, MARKS_FIELD
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -209,7 +211,7 @@ class FirestoreSyncStore:
             if write.record is None:
                 batch.delete(record)
             else:
-                batch.set(record, {"id": write.event_id, **write.record})
+                batch.set(record, _merged_record(write), merge=True)
         update: dict[str, Any] = {
             **_outboxed(jobs),
             "cursor": cursor.cursor,
@@ -252,7 +254,7 @@ class FirestoreSyncStore:
                 if write.record is None:
                     transaction.delete(record)
                 else:
-                    transaction.set(record, {"id": write.event_id, **write.record})
+                    transaction.set(record, _merged_record(write), merge=True)
             update: dict[str, Any] = _outboxed(jobs)
             if cursor is not None:
                 update.update({"cursor": cursor.cursor, "last_synced_at": now})
@@ -522,6 +524,21 @@ def _outbox_field(job_id: str) -> str:
 def _outboxed(jobs: list[PushJob]) -> dict[str, Any]:
     """The cursor fields that put ``jobs`` in the source's outbox."""
     return {_outbox_field(job.job_id): job.model_dump() for job in jobs}
+
+
+def _merged_record(write: IndexWrite) -> dict[str, Any]:
+    """The fields a sync record write merges into the event's document: the record's own
+    (every one, so nothing of an older record survives), without the TTL ``expires_at`` a
+    mark-only document was created with, and without the marks the pass is done with.
+    Marks our calendar API wrote after the pass read the document are left alone."""
+    from google.cloud import firestore
+
+    assert write.record is not None
+    fields: dict[str, Any] = {"id": write.event_id, **write.record}
+    fields[MARK_EXPIRY_FIELD] = firestore.DELETE_FIELD
+    if write.drop_marks:
+        fields[MARKS_FIELD] = {mark: firestore.DELETE_FIELD for mark in write.drop_marks}
+    return fields
 
 
 def _key(data: dict[str, Any]) -> SyncKey:

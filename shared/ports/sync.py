@@ -43,10 +43,13 @@ class IndexWrite:
 
     Stored one document per event under the calendar's cursor, so the sync state of a
     calendar never grows one document past Firestore's size and index-entry limits.
+    A stored record is merged into the document: the own marks our calendar API wrote
+    there stay, but for ``drop_marks``, the marks the pass consumed or found stale.
     """
 
     event_id: str
     record: dict[str, Any] | None
+    drop_marks: tuple[str, ...] = ()
 
 
 @dataclass

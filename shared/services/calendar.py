@@ -35,7 +35,7 @@ from shared.calendar_models import (
 from shared.errors import AppError, ErrorCode
 from shared.google_errors import GoogleFailure, to_app_error
 from shared.logs import get_logger
-from shared.services.own_changes import DELETED, OwnChangeStore, calendar_item_ids
+from shared.services.own_changes import DELETED, OwnChangeStore, marked_calendars, own_mark
 
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -133,8 +133,8 @@ class CalendarService:
         """Remember this write (new version ``etag``, or ``DELETED``) as the user's own, so
         its sync item is ``by_me``; Google always answers an etag, "" skips the record."""
         if self._own_changes is not None and etag != "":
-            ids = calendar_item_ids(calendar_id, event_id, etag)
-            self._own_changes.record(uid, ids, datetime.now(UTC))
+            calendars = marked_calendars(calendar_id)
+            self._own_changes.record(uid, calendars, event_id, own_mark(etag), datetime.now(UTC))
 
     def list_calendars(self, uid: str) -> CalendarList:
         """Every calendar in the user's list."""

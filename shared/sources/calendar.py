@@ -25,15 +25,20 @@ Every state change of one id is its own item: the item version is the etag Googl
 that state (or, for a deletion without one, the etag of the state it ended), so created →
 deleted → restored → deleted again is four items.
 
+The user's own writes through our calendar API leave a mark on the event's record
+(``own_mark``, see ``shared.services.own_changes``): a pass that tells the marked version
+sets ``by_me`` and drops the mark with its record write.
+
 Response values are read tolerantly: a value of the wrong type counts as absent.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -42,6 +47,25 @@ from shared.ports.sync import IndexWrite, SyncKey
 
 _TITLE_MAX = 200
 _INSTANCE_SUFFIX = re.compile(r"^\d{8}(T\d{6}Z)?$")
+
+DELETED = None  # the version an own deletion marks (Google answers a delete with no body)
+# A mark older than this is dropped by the next record write of its event (reconcile runs
+# every 30 minutes, so a sync never lags a write that long); a mark-only record (no sync
+# record yet) is deleted by Firestore TTL at its ``expires_at``.
+OWN_MARK_RETENTION = timedelta(days=2)
+# Fields of an event's document written by our calendar API (``shared.adapters.own_marks``):
+# the own marks (mark key -> when written), and the TTL of a document holding only marks.
+MARKS_FIELD = "own"
+MARK_EXPIRY_FIELD = "expires_at"
+
+
+def own_mark(etag: str | None) -> str:
+    """The key of an own write's mark on the event's record: the version Google answered
+    (its etag), or the deletion (``DELETED``: matched by event, the deleted version is
+    unknown to the deleter). A hash, so the record holds no etag and the key is a plain
+    Firestore field name."""
+    version = "deleted" if etag is DELETED else f"etag:{etag}"
+    return "v" + hashlib.sha256(version.encode()).hexdigest()[:32]
 
 
 class Change(StrEnum):
@@ -84,6 +108,31 @@ class EventRecord:
             start=_text(data.get("start")),
             series=_text(data.get("series")),
         )
+
+
+def is_record(data: dict[str, Any]) -> bool:
+    """Whether a stored event document is a sync record; else it holds only own marks
+    (written by our calendar API before the sync saw the event)."""
+    return "etag" in data
+
+
+def marks_of(data: dict[str, Any]) -> dict[str, datetime]:
+    """The own marks of a stored event document: mark key -> when it was written."""
+    own = data.get(MARKS_FIELD)
+    if not isinstance(own, dict):
+        return {}
+    return {key: at for key, at in own.items() if isinstance(key, str) and isinstance(at, datetime)}
+
+
+def records_and_marks(
+    stored: dict[str, dict[str, Any]],
+) -> tuple[dict[str, EventRecord], dict[str, dict[str, datetime]]]:
+    """The sync records among stored event documents (by event id), and the own marks of
+    them all (a document with marks only is no record: the sync has not seen its event)."""
+    records = {event_id: data for event_id, data in stored.items() if is_record(data)}
+    known = {event_id: EventRecord.from_dict(data) for event_id, data in records.items()}
+    own = {event_id: marks for event_id, data in stored.items() if (marks := marks_of(data))}
+    return known, own
 
 
 @dataclass
@@ -190,18 +239,40 @@ def _item(
 class _Pass:
     """One pass over a calendar: records as known now, items and writes so far."""
 
-    def __init__(self, key: SyncKey, known: dict[str, EventRecord], now: datetime) -> None:
-        self.key, self.known, self.now = key, known, now
+    def __init__(
+        self,
+        key: SyncKey,
+        known: dict[str, EventRecord],
+        own: dict[str, dict[str, datetime]],
+        now: datetime,
+    ) -> None:
+        self.key, self.known, self.own, self.now = key, known, own, now
         self.result = CalendarPass()
 
-    def _write(self, event_id: str, record: EventRecord | None) -> None:
+    def _write(self, event_id: str, record: EventRecord | None, mark: str | None = None) -> bool:
+        """Store (or forget) the record; whether the own mark ``mark`` (the key this state
+        would have been marked with) was on it. The write drops the marks it read that are
+        done with: the matched one, any older than ``OWN_MARK_RETENTION``, and a deletion
+        mark once the event is live again. Marks written after our read are kept (the
+        adapter deletes the named ones only)."""
         if record is None:
             self.known.pop(event_id, None)
         else:
             self.known[event_id] = record
-        self.result.writes.append(
-            IndexWrite(event_id, record.to_dict() if record is not None else None)
+        marks = self.own.pop(event_id, {})
+        live = record is not None and not record.cancelled
+        stale = self.now - OWN_MARK_RETENTION
+        drop = tuple(
+            sorted(
+                key
+                for key, at in marks.items()
+                if key == mark or at < stale or (live and key == own_mark(DELETED))
+            )
         )
+        self.result.writes.append(
+            IndexWrite(event_id, record.to_dict() if record is not None else None, drop)
+        )
+        return mark is not None and mark in marks
 
     def _emit(
         self,
@@ -211,10 +282,11 @@ class _Pass:
         version: str,
         title: str | None,
         at: datetime,
+        *,
+        by_me: bool = False,
     ) -> None:
-        self.result.items.append(
-            _item(self.key, event_id, kind, change, version, title, at, self.now)
-        )
+        item = _item(self.key, event_id, kind, change, version, title, at, self.now)
+        self.result.items.append(item.model_copy(update={"by_me": True}) if by_me else item)
 
     def present(self, event: dict[str, Any], event_id: str, *, report: bool) -> None:
         """An event that exists (any status but cancelled)."""
@@ -227,7 +299,8 @@ class _Pass:
         title = _title(event.get("summary"))
         if title is None and series is not None and series in self.known:
             title = self.known[series].title
-        self._write(event_id, EventRecord(etag, False, title, start, series))
+        mark = own_mark(etag) if etag else None
+        mine = self._write(event_id, EventRecord(etag, False, title, start, series), mark)
         if not report:
             return
         if record is not None and record.cancelled:
@@ -241,7 +314,7 @@ class _Pass:
             change = Change.CREATED
         version = etag or f"{change.value}:{record.etag if record else ''}"
         at = _occurred(event, self.now)
-        self._emit(event_id, Kind.CALENDAR_CHANGED, change, version, title, at)
+        self._emit(event_id, Kind.CALENDAR_CHANGED, change, version, title, at, by_me=mine)
 
     def cancelled(self, event: dict[str, Any], event_id: str) -> None:
         """An event Google lists as cancelled (incremental sync only)."""
@@ -256,29 +329,44 @@ class _Pass:
         assert before is not None
         etag = _text(event.get("etag"))
         title = (record.title if record else None) or (parent.title if parent else None)
-        self._write(event_id, EventRecord(etag or before.etag, True, title, None, series))
+        record = EventRecord(etag or before.etag, True, title, None, series)
+        mine = self._write(event_id, record, own_mark(DELETED))
         version = etag or f"cancelled:{before.etag}"
         at = _occurred(event, self.now)
-        self._emit(event_id, Kind.CALENDAR_DELETED, Change.CANCELLED, version, title, at)
+        self._emit(
+            event_id, Kind.CALENDAR_DELETED, Change.CANCELLED, version, title, at, by_me=mine
+        )
 
     def gone(self, event_id: str, record: EventRecord, *, report: bool) -> None:
-        """An event missing from a full list: deleted while we were not told."""
-        self._write(event_id, None)
+        """An event missing from a full list: deleted while we were not told (a deletion
+        through our API is still ours: its mark is on the record being dropped)."""
+        mine = self._write(event_id, None, own_mark(DELETED))
         if report and not record.cancelled:
             version = f"gone:{record.etag}"
             self._emit(
-                event_id, Kind.CALENDAR_DELETED, Change.CANCELLED, version, record.title, self.now
+                event_id,
+                Kind.CALENDAR_DELETED,
+                Change.CANCELLED,
+                version,
+                record.title,
+                self.now,
+                by_me=mine,
             )
 
 
 def incremental_pass(
-    key: SyncKey, events: list[Any], known: dict[str, EventRecord], now: datetime
+    key: SyncKey,
+    events: list[Any],
+    known: dict[str, EventRecord],
+    now: datetime,
+    own: dict[str, dict[str, datetime]] | None = None,
 ) -> CalendarPass:
     """Items and writes for the events of an incremental list.
 
-    ``known``: the records of at least ``ids_to_look_up(events)`` (absent = never seen).
+    ``known``: the records of at least ``ids_to_look_up(events)`` (absent = never seen);
+    ``own``: the own marks read with them, by event id (``marks_of``).
     """
-    run = _Pass(key, dict(known), now)
+    run = _Pass(key, dict(known), dict(own or {}), now)
     for event in events:
         event_id = _event_id(event)
         if event_id is None:
@@ -297,14 +385,15 @@ def full_pass(
     now: datetime,
     *,
     report: bool,
+    own: dict[str, dict[str, datetime]] | None = None,
 ) -> CalendarPass:
     """Items and writes for a full list (no cancelled events) against every record.
 
     ``report`` False (the first listing of a calendar) writes records and tells nothing.
     Records of events missing from the list are dropped, after a deletion item for those
-    we had not seen cancelled.
+    we had not seen cancelled. ``own``: the own marks of the stored documents, by event id.
     """
-    run = _Pass(key, dict(known), now)
+    run = _Pass(key, dict(known), dict(own or {}), now)
     listed: set[str] = set()
     for event in events:
         event_id = _event_id(event)

@@ -103,7 +103,7 @@ class World:
         self.preferences = MemoryPreferences(journal)
         self.claims = MemoryClaims(journal)
         self.fcm = FakeFcm(journal)
-        self.own_changes = MemoryOwnChanges(journal)
+        self.own_changes = MemoryOwnChanges(journal, self.sync)
         self.work = RecordingQueue(journal, "maintenance-work")
         self.ticks = RecordingQueue(journal, "maintenance-ticks")
         self.container = self._compose()

@@ -52,6 +52,7 @@ from shared.services.linking import (
 )
 from shared.services.preferences import Preferences
 from shared.services.push import ClaimEnd, PushMessage, SendResult, SendStatus
+from shared.sources.calendar import MARK_EXPIRY_FIELD, MARKS_FIELD, OWN_MARK_RETENTION
 
 
 @dataclass
@@ -580,13 +581,31 @@ class MemorySyncStore:
         }
 
     def _records(self, key: SyncKey, writes: Iterable[IndexWrite]) -> None:
+        """As the adapter: a record is merged into the event's document (own marks kept,
+        but for ``drop_marks``; a mark-only document's ``expires_at`` removed)."""
         stored = self.event_records.setdefault(self._id(key), {})
         for write in writes:
             self._write("event_record")
             if write.record is None:
                 stored.pop(write.event_id, None)
-            else:
-                stored[write.event_id] = {"id": write.event_id, **write.record}
+                continue
+            before = stored.get(write.event_id, {})
+            marks = {
+                mark: at
+                for mark, at in (before.get(MARKS_FIELD) or {}).items()
+                if mark not in write.drop_marks
+            }
+            stored[write.event_id] = {"id": write.event_id, **write.record}
+            if marks:
+                stored[write.event_id][MARKS_FIELD] = marks
+
+    def mark_own(self, key: SyncKey, event_id: str, mark: str, now: datetime) -> None:
+        """As ``FirestoreOwnMarks``: the mark on the event's record, or a mark-only one."""
+        stored = self.event_records.setdefault(self._id(key), {})
+        document = stored.setdefault(
+            event_id, {"id": event_id, MARK_EXPIRY_FIELD: now + OWN_MARK_RETENTION}
+        )
+        document.setdefault(MARKS_FIELD, {})[mark] = now
 
     def records_of(self, key: SyncKey, event_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         stored = self.event_records.get(self._id(key), {})
@@ -1029,15 +1048,15 @@ class FakeFcm:
 
 
 class MemoryOwnChanges:
-    """``OwnChangeStore``: feed item ids of changes the user made through our API."""
+    """``OwnChangeStore``: marks of the user's own writes on the sync store's event records."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, sync: MemorySyncStore) -> None:
         self._journal = journal
-        self.items: dict[str, set[str]] = {}
+        self._sync = sync
 
-    def record(self, uid: str, item_ids: Iterable[str], now: datetime) -> None:
-        self._journal.writes.append("own_changes.record")
-        self.items.setdefault(uid, set()).update(item_ids)
-
-    def known(self, uid: str, item_ids: Iterable[str]) -> set[str]:
-        return self.items.get(uid, set()) & set(item_ids)
+    def record(
+        self, uid: str, calendar_ids: Iterable[str], event_id: str, mark: str, now: datetime
+    ) -> None:
+        for calendar_id in dict.fromkeys(calendar_ids):
+            self._journal.writes.append("own_changes.record")
+            self._sync.mark_own(SyncKey(uid, SourceKind.CALENDAR, calendar_id), event_id, mark, now)

@@ -32,7 +32,7 @@ OVERRIDES = frozenset(
     }
 )
 
-TTL_COLLECTIONS = {"oauth_states", "idempotency", "push_claims", "activity", "own_changes"}
+TTL_COLLECTIONS = {"oauth_states", "idempotency", "push_claims", "activity", "events"}
 TOPICS = {"gmail-notifications", "push-jobs", "maintenance-ticks", "maintenance-work"}
 
 

@@ -1,43 +1,73 @@
 """One's own actions: Drive's lastModifyingUser.me and our own Calendar writes mark feed
-items ``by_me``; with fakes of our own ports."""
+items ``by_me``; with fakes of our own ports (the function tier's memory sync store, which
+merges record writes into the event documents as the Firestore adapter does)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.activity import ActivityItem, Kind
 from shared.calendar_models import EventCreate, EventPatch
-from shared.ports.sync import CursorState, SourceKind, SyncBatch, SyncKey
+from shared.ports.sync import CursorState, IndexWrite, SourceKind, SyncKey
 from shared.services.calendar import CalendarService
-from shared.services.own_changes import MarkOwnChanges, calendar_item_ids
-from shared.sources.calendar import EventRecord, incremental_pass
+from shared.services.own_changes import marked_calendars
+from shared.sources.calendar import (
+    MARK_EXPIRY_FIELD,
+    MARKS_FIELD,
+    OWN_MARK_RETENTION,
+    incremental_pass,
+    own_mark,
+    records_and_marks,
+)
 from shared.sources.drive import drive_items
+from tests.functions.fakes import Journal, MemoryOwnChanges, MemorySyncStore
 
 NOW = datetime(2026, 3, 4, 3, 0, tzinfo=UTC)
 KEY = SyncKey("uid-1", SourceKind.CALENDAR, "primary")
 
 
-def calendar_item(key: SyncKey, event: dict[str, Any], kind: Kind, now: datetime) -> ActivityItem:
-    """The item a sync pass tells for this event: a change, or the deletion of a known one."""
-    if kind is Kind.CALENDAR_DELETED:
-        known = {event["id"]: EventRecord('"0"', title="Design review")}
-        (item,) = incremental_pass(key, [{**event, "status": "cancelled"}], known, now).items
-    else:
-        (item,) = incremental_pass(key, [event], {}, now).items
-    return item
+class Sync:
+    """A calendar's sync over the memory store: each pass reads the records of its events,
+    runs the real pass and commits its items and record writes with the cursor."""
+
+    def __init__(self, store: MemorySyncStore, key: SyncKey = KEY) -> None:
+        self.store, self.key, self.passes = store, key, 0
+        store.save_cursor(key, CursorState("t0"), NOW)
+
+    def read(self, events: list[dict[str, Any]]) -> tuple[list[ActivityItem], list[IndexWrite]]:
+        """A pass's read and computation, not committed yet."""
+        stored = self.store.records_of(self.key, [event["id"] for event in events])
+        known, own = records_and_marks(stored)
+        result = incremental_pass(self.key, events, known, NOW, own)
+        return result.items, result.writes
+
+    def commit(self, items: list[ActivityItem], writes: list[IndexWrite]) -> None:
+        start, self.passes = f"t{self.passes}", self.passes + 1
+        committed = self.store.commit(
+            self.key, CursorState(start), items, CursorState(f"t{self.passes}"), NOW, writes
+        )
+        assert committed is not None
+
+    def run(self, *events: dict[str, Any]) -> list[ActivityItem]:
+        items, writes = self.read(list(events))
+        self.commit(items, writes)
+        return items
 
 
-class FakeOwnChanges:
-    def __init__(self) -> None:
-        self.ids: set[str] = set()
+BODY = EventCreate.model_validate(
+    {
+        "summary": "Design review",
+        "start": {"date_time": "2026-03-05T10:00:00+09:00"},
+        "end": {"date_time": "2026-03-05T11:00:00+09:00"},
+    }
+)
 
-    def record(self, uid: str, item_ids: Iterable[str], now: datetime) -> None:
-        self.ids.update(f"{uid}/{item}" for item in item_ids)
 
-    def known(self, uid: str, item_ids: Iterable[str]) -> set[str]:
-        return {item for item in item_ids if f"{uid}/{item}" in self.ids}
+def memory() -> tuple[MemorySyncStore, MemoryOwnChanges]:
+    journal = Journal()
+    store = MemorySyncStore(journal)
+    return store, MemoryOwnChanges(journal, store)
 
 
 class FakeGoogleCalendar:
@@ -69,15 +99,6 @@ class FakeGoogleCalendar:
         return None
 
 
-class FixedSource:
-    def __init__(self, events: list[tuple[dict[str, Any], Kind]]) -> None:
-        self.events = events
-
-    def fetch(self, key: SyncKey, state: CursorState, now: datetime) -> SyncBatch:
-        items = [calendar_item(key, event, kind, now) for event, kind in self.events]
-        return SyncBatch(items, "next-token")
-
-
 def test_drive_marks_the_users_own_changes() -> None:
     def change(me: bool | None) -> dict[str, Any]:
         user = {"displayName": "Han Jiwoo"} | ({} if me is None else {"me": me})
@@ -95,42 +116,100 @@ def test_drive_marks_the_users_own_changes() -> None:
 
 
 def test_our_calendar_writes_mark_exactly_the_versions_we_wrote() -> None:
-    own = FakeOwnChanges()
+    store, own = memory()
+    sync, other_user = Sync(store), Sync(store, SyncKey("uid-2", SourceKind.CALENDAR, "primary"))
     service = CalendarService(FakeGoogleCalendar(), own)  # type: ignore[arg-type]
-    body = EventCreate.model_validate(
-        {
-            "summary": "Design review",
-            "start": {"date_time": "2026-03-05T10:00:00+09:00"},
-            "end": {"date_time": "2026-03-05T11:00:00+09:00"},
-        }
-    )
-    event = service.create_event("uid-1", "primary", body, "none", "key-1").event
+    event = service.create_event("uid-1", "primary", BODY, "none", "key-1").event
+    (created,) = sync.run({"id": event.id, "etag": '"1"'})  # our insert
     patched = service.patch_event(
         "uid-1", "primary", event.id, EventPatch(summary="Retro"), "none", None
     )
+    (ours,) = sync.run({"id": event.id, "etag": '"2"'})  # our patch
+    (theirs,) = sync.run({"id": event.id, "etag": '"3"'})  # someone else's edit
     service.delete_event("uid-1", "primary", event.id, "none", None)
-
-    source = FixedSource(
-        [
-            ({"id": event.id, "etag": '"1"'}, Kind.CALENDAR_CHANGED),  # our insert
-            ({"id": event.id, "etag": '"2"'}, Kind.CALENDAR_CHANGED),  # our patch
-            ({"id": event.id, "etag": '"3"'}, Kind.CALENDAR_CHANGED),  # someone else's edit
-            ({"id": event.id}, Kind.CALENDAR_DELETED),  # our delete
-            ({"id": "other", "etag": '"1"'}, Kind.CALENDAR_CHANGED),  # another event
-        ]
-    )
-    batch = MarkOwnChanges(source, own).fetch(KEY, CursorState("token"), NOW)
-    assert [item.by_me for item in batch.items] == [True, True, False, True, False]
-    assert patched.summary == "Retro" and batch.cursor == "next-token"
+    (deleted,) = sync.run({"id": event.id, "status": "cancelled"})  # our delete
+    (another,) = sync.run({"id": "other", "etag": '"1"'})  # another event
+    items = [created, ours, theirs, deleted, another]
+    assert [item.kind for item in items] == [Kind.CALENDAR_CHANGED] * 3 + [
+        Kind.CALENDAR_DELETED,
+        Kind.CALENDAR_CHANGED,
+    ]
+    assert [item.by_me for item in items] == [True, True, False, True, False]
+    assert created.change == "created" and patched.summary == "Retro"
+    # Every mark was consumed by the pass that told its version.
+    assert MARKS_FIELD not in store.records_of(KEY, [event.id])[event.id]
     # Another user's sync never sees this user's writes as theirs.
-    other = MarkOwnChanges(source, own).fetch(
-        SyncKey("uid-2", SourceKind.CALENDAR, "primary"), CursorState("token"), NOW
-    )
-    assert not any(item.by_me for item in other.items)
+    (elsewhere,) = other_user.run({"id": event.id, "etag": '"1"'})
+    assert not elsewhere.by_me
+
+
+def test_a_mark_written_after_the_sync_read_survives_its_commit_and_matches_the_next_pass() -> None:
+    store, own = memory()
+    sync = Sync(store)
+    sync.run({"id": "evt", "etag": '"1"'})
+    # A pass reads the record for someone else's version 2 ...
+    items, writes = sync.read([{"id": "evt", "etag": '"2"'}])
+    # ... the user's own patch (version 3) is marked before that pass commits ...
+    own.record("uid-1", marked_calendars("primary"), "evt", own_mark('"3"'), NOW)
+    sync.commit(items, writes)
+    assert [item.by_me for item in items] == [False]
+    stored = store.records_of(KEY, ["evt"])["evt"]
+    assert stored["etag"] == '"2"' and own_mark('"3"') in stored[MARKS_FIELD]
+    # ... and the next pass, telling version 3, finds it.
+    (mine,) = sync.run({"id": "evt", "etag": '"3"'})
+    assert mine.by_me
+
+
+def test_another_persons_later_version_is_not_by_me() -> None:
+    store, own = memory()
+    sync = Sync(store)
+    sync.run({"id": "evt", "etag": '"1"'})
+    own.record("uid-1", marked_calendars("primary"), "evt", own_mark('"2"'), NOW)
+    # Google coalesced our version 2 and someone else's version 3: only 3 is listed.
+    (theirs,) = sync.run({"id": "evt", "etag": '"3"'})
+    assert not theirs.by_me
+    # Nor does a deletion mark that came late (the sync told our deletion before the mark
+    # was written) make someone else's later deletion ours once the event was live again.
+    (deleted,) = sync.run({"id": "evt", "status": "cancelled"})
+    own.record("uid-1", ["primary"], "evt", own_mark(None), NOW)
+    assert not deleted.by_me  # the residual race: told as someone else's
+    (restored,) = sync.run({"id": "evt", "etag": '"4"'})
+    (again,) = sync.run({"id": "evt", "status": "cancelled"})
+    assert restored.change == "restored" and not restored.by_me
+    assert again.kind is Kind.CALENDAR_DELETED and not again.by_me
+
+
+def test_a_mark_before_the_sync_saw_the_event_is_no_record_and_becomes_one() -> None:
+    store, own = memory()
+    sync = Sync(store)
+    own.record("uid-1", ["primary"], "new", own_mark('"1"'), NOW)
+    document = store.records_of(KEY, ["new"])["new"]
+    assert document[MARK_EXPIRY_FIELD] == NOW + OWN_MARK_RETENTION
+    assert records_and_marks({"new": document})[0] == {}
+    (created,) = sync.run({"id": "new", "etag": '"1"'})
+    assert created.change == "created" and created.by_me
+    document = store.records_of(KEY, ["new"])["new"]
+    assert MARK_EXPIRY_FIELD not in document and MARKS_FIELD not in document
+
+
+def test_stale_marks_go_with_the_next_record_write() -> None:
+    store, own = memory()
+    sync = Sync(store)
+    sync.run({"id": "evt", "etag": '"1"'})
+    old = NOW - OWN_MARK_RETENTION - timedelta(minutes=1)
+    own.record("uid-1", ["primary"], "evt", own_mark('"never told"'), old)
+    own.record("uid-1", ["primary"], "evt", own_mark('"9"'), NOW)
+    sync.run({"id": "evt", "etag": '"2"'})
+    marks = store.records_of(KEY, ["evt"])["evt"][MARKS_FIELD]
+    assert set(marks) == {own_mark('"9"')}  # the fresh one may still be told
 
 
 def test_a_write_addressing_the_primary_calendar_by_its_id_is_still_recognised() -> None:
-    ids = calendar_item_ids("han.jiwoo@gmail.example", "evt1", '"7"')
-    item = calendar_item(KEY, {"id": "evt1", "etag": '"7"'}, Kind.CALENDAR_CHANGED, NOW)
-    assert item.id in ids and len(ids) == 2
-    assert calendar_item_ids("primary", "evt1", '"7"') == [item.id]
+    assert marked_calendars("han.jiwoo@gmail.example") == ["han.jiwoo@gmail.example", "primary"]
+    assert marked_calendars("primary") == ["primary"]
+    store, own = memory()
+    sync = Sync(store)
+    service = CalendarService(FakeGoogleCalendar(), own)  # type: ignore[arg-type]
+    event = service.create_event("uid-1", "han.jiwoo@gmail.example", BODY, "none", "k").event
+    (item,) = sync.run({"id": event.id, "etag": '"1"'})
+    assert item.by_me
