@@ -12,6 +12,7 @@ from typing import Any
 import requests
 
 from devstack.drivers.calendar import CalendarApi, timed
+from devstack.drivers.linking import api
 from devstack.drivers.pubsub import eventually, wait_len
 from devstack.drivers.push import FakeFcm, device_body, new_token, put_device
 from devstack.drivers.watch import calendar_change, drive_file, feed
@@ -119,3 +120,86 @@ def test_calendar_writes_through_our_api_are_by_me(stack: RunningStack, linked: 
         ("calendar.changed", "Theirs", False),
         ("calendar.deleted", "Theirs", True),  # a deletion keeps the title last seen
     ]
+
+
+def test_a_mark_written_after_the_sync_read_survives_both_commit_paths(
+    stack: RunningStack, linked: LinkedUser
+) -> None:
+    """The race, ordered by hand on the real Firestore adapters and emulator: the user's own
+    write is marked after a pass read the event's record; the pass's record write (the
+    unread conditional batch, then the transaction fallback) keeps that mark, the next pass
+    tells the version as ``by_me`` and drops it; someone else's later version is not ours;
+    erasing the account leaves no mark, not even a mark-only one under no cursor."""
+    from datetime import UTC, datetime, timedelta
+
+    from shared.adapters.own_marks import FirestoreOwnMarks
+    from shared.adapters.sync_store import FirestoreSyncStore
+    from shared.ports.sync import CursorState, IndexWrite, RequestResult, SourceKind, SyncKey
+    from shared.services.own_changes import marked_calendars
+    from shared.sources.calendar import (
+        MARK_EXPIRY_FIELD,
+        MARKS_FIELD,
+        EventRecord,
+        incremental_pass,
+        own_mark,
+        records_and_marks,
+    )
+
+    store = FirestoreSyncStore(stack.db)
+    marks = FirestoreOwnMarks(store)
+    key = SyncKey(linked.uid, SourceKind.CALENDAR, "race-calendar@group.example")
+    now = datetime.now(UTC)
+    first = IndexWrite("evt", EventRecord('"1"', title="Standup").to_dict())
+    store.save_cursor(key, CursorState("t1", records=[first]), now)
+
+    def read(*events: dict[str, Any]) -> tuple[list[Any], list[IndexWrite]]:
+        known, own = records_and_marks(store.records_of(key, [e["id"] for e in events]))
+        result = incremental_pass(key, list(events), known, now, own)
+        return result.items, result.writes
+
+    def document(event_id: str) -> dict[str, Any]:
+        return store.record_ref(key, event_id).get().to_dict() or {}
+
+    # Pass 1 (unread batch): reads, then our patch to version 3 is marked, then it commits
+    # someone else's version 2.
+    result, state = store.request(key, "owner-1", now, timedelta(minutes=1), None)
+    assert result is RequestResult.RUN and state is not None and state.version is not None
+    items, writes = read({"id": "evt", "etag": '"2"'})
+    marks.record(linked.uid, marked_calendars(key.calendar_id), "evt", own_mark('"3"'), now)
+    jobs, after = store.commit_last(key, state, items, CursorState("t2"), now, writes)
+    assert jobs is not None and after is not None and after.version is not None  # no fallback
+    assert [item.by_me for item in items] == [False]
+    stored = document("evt")
+    assert stored["etag"] == '"2"' and set(stored[MARKS_FIELD]) == {own_mark('"3"')}
+    assert MARK_EXPIRY_FIELD not in stored
+
+    # Pass 2 (transaction): a mark written after its read survives too.
+    items, writes = read({"id": "evt", "etag": '"3"'})
+    marks.record(linked.uid, [key.calendar_id], "evt", own_mark('"5"'), now)
+    assert store.commit(key, CursorState("t2"), items, CursorState("t3"), now, writes) is not None
+    assert [item.by_me for item in items] == [True]  # the mark of pass 1's race matched
+    assert set(document("evt")[MARKS_FIELD]) == {own_mark('"5"')}  # 3 consumed, 5 kept
+
+    # Someone else's version 4 is not ours, whatever marks the record holds.
+    items, _ = read({"id": "evt", "etag": '"4"'})
+    assert [item.by_me for item in items] == [False]
+
+    # A write before the sync saw the event: a mark-only document with a TTL, which the
+    # sync's first record write turns into a record (TTL removed, mark consumed).
+    marks.record(linked.uid, [key.calendar_id], "new", own_mark('"1"'), now)
+    assert set(document("new")) == {"id", MARKS_FIELD, MARK_EXPIRY_FIELD}
+    items, writes = read({"id": "new", "etag": '"1"'})
+    assert [(item.change, item.by_me) for item in items] == [("created", True)]
+    assert store.commit(key, CursorState("t3"), items, CursorState("t4"), now, writes) is not None
+    made = document("new")
+    assert not made.pop(MARKS_FIELD)  # Firestore keeps the emptied map
+    assert set(made) == {"id", *EventRecord('"1"').to_dict()}
+
+    # The other spelling ("primary") of a write to this calendar is a mark-only document;
+    # erasing the account deletes it with the rest.
+    primary = store.record_ref(SyncKey(linked.uid, SourceKind.CALENDAR, "primary"), "evt")
+    assert primary.get().exists
+    account = stack.function_url("account_api")
+    assert api(account, "DELETE", "/v1/me", linked.auth).status_code == 204
+    left = [doc.reference.path for doc in stack.db.collection_group("events").stream()]
+    assert [path for path in left if linked.uid in path] == []
