@@ -13,6 +13,9 @@ locals {
     push_claims  = "expires_at"
     activity     = "expires_at"
     events       = "expires_at"
+    # Drains the users/{uid}/own_changes documents written before the marks moved onto the
+    # event records (2 days of retention); drop this entry in the release after.
+    own_changes = "expires_at"
   }
 }
 

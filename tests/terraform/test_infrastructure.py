@@ -32,7 +32,14 @@ OVERRIDES = frozenset(
     }
 )
 
-TTL_COLLECTIONS = {"oauth_states", "idempotency", "push_claims", "activity", "events"}
+TTL_COLLECTIONS = {
+    "oauth_states",
+    "idempotency",
+    "push_claims",
+    "activity",
+    "events",
+    "own_changes",  # drains the pre-move documents
+}
 TOPICS = {"gmail-notifications", "push-jobs", "maintenance-ticks", "maintenance-work"}
 
 
