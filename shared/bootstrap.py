@@ -225,15 +225,17 @@ class Container:
         """The maintenance tick and its workers."""
         from shared.services.maintenance import MaintenanceService
 
+        # The watch service and the devices are resolved on first use: a batch that only
+        # skips sources reads their cursors and builds nothing of the Google side.
         return MaintenanceService(
-            self.watch_service,
+            lambda: self.watch_service,
             self.sync_store,
             self.due_index,
             self.work_queue,
             self.tick_queue,
             self.sync_runner,
             self.is_linked,
-            self.devices.prune_stale,
+            lambda now, limit: self.devices.prune_stale(now, limit),
         )
 
     @functools.cached_property

@@ -16,11 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-# `primary`, or an email-like id: user calendars, `…@group.calendar.google.com`,
-# `en.south_korea#holiday@group.v.calendar.google.com`.
-CALENDAR_ID_PATTERN = (
-    r"^(primary|[A-Za-z0-9._%+#-]{1,128}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){0,8})$"
-)
+# Re-exported: the Calendar routes validate path ids with it.
+from shared.calendar_ids import CALENDAR_ID_PATTERN as CALENDAR_ID_PATTERN
+
 # Any id Google gives: events we create are base32hex, but invitations and imports carry
 # others (`_60q30c1g…`), instances add `_<original start>` and a split series `_R<start>`.
 # Checked only for what our side needs: bounded, URL-unreserved characters (safe in a path

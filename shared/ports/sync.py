@@ -8,9 +8,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.activity import ActivityItem, PushJob
+if TYPE_CHECKING:
+    # Annotations only: the pydantic models are built by the modules that use them, not
+    # by every function that names a source (cold start).
+    from shared.activity import ActivityItem, PushJob
 
 
 class SourceKind(StrEnum):

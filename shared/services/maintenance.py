@@ -79,11 +79,17 @@ def decode_sources(raw: object) -> list[SyncKey] | None:
 
 
 class MaintenanceService:
-    """The tick and the work of fleet maintenance."""
+    """The tick and the work of fleet maintenance.
+
+    ``watches`` is asked for the watch service only when a source needs upkeep: building
+    it builds the Google side (credentials, token vault, sources), which a batch whose
+    sources are all skipped (redelivered, claimed by another cycle) never uses, so that
+    batch's cold start does not pay for it.
+    """
 
     def __init__(
         self,
-        watches: WatchService,
+        watches: Callable[[], WatchService],
         cursors: CursorRecords,
         due: DueIndex,
         work: WorkQueue,
@@ -92,7 +98,7 @@ class MaintenanceService:
         is_linked: Callable[[str], bool],
         prune: Callable[[datetime, int], int],
     ) -> None:
-        self._watches = watches
+        self._watches_of = watches
         self._cursors = cursors
         self._due = due
         self._work = work
@@ -100,6 +106,10 @@ class MaintenanceService:
         self._runner = runner
         self._is_linked = is_linked
         self._prune = prune
+
+    @property
+    def _watches(self) -> WatchService:
+        return self._watches_of()
 
     # The tick
 
@@ -148,14 +158,10 @@ class MaintenanceService:
     def work(self, keys: list[SyncKey], cycle: str, now: datetime, delivery: str) -> dict[str, int]:
         """Upkeep of each source of one batch claimed by ``cycle``."""
         counts: dict[str, int] = {}
-        linked: dict[str, bool] = {}
+        linked: dict[str, bool] = {}  # uid -> linked, read once per batch when first needed
         lists: dict[str, datetime] = {}  # uid -> next calendar list re-read, once per batch
         for key in keys:
-            if key.uid not in linked:
-                linked[key.uid] = self._is_linked(key.uid)
-            outcome = self._upkeep(
-                key, cycle, now, linked[key.uid], f"{delivery}/{key.doc_id}", lists
-            )
+            outcome = self._upkeep(key, cycle, now, linked, f"{delivery}/{key.doc_id}", lists)
             counts[outcome] = counts.get(outcome, 0) + 1
         return counts
 
@@ -164,7 +170,7 @@ class MaintenanceService:
         key: SyncKey,
         cycle: str,
         now: datetime,
-        linked: bool,
+        linked: dict[str, bool],
         delivery: str,
         lists: dict[str, datetime],
     ) -> str:
@@ -173,7 +179,9 @@ class MaintenanceService:
             return "gone"
         if record.get("claim") != cycle:
             return "not_claimed"  # done already (a redelivery) or claimed by another cycle
-        if not linked:
+        if key.uid not in linked:
+            linked[key.uid] = self._is_linked(key.uid)
+        if not linked[key.uid]:
             self._watches.stop_source(key, record)
             self._cursors.set_upkeep(key, {"claim": None, "due_at": None})
             return "unlinked"

@@ -16,7 +16,7 @@ from typing import Annotated, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.activity import Category
-from shared.calendar_models import CALENDAR_ID_PATTERN
+from shared.calendar_ids import CALENDAR_ID_PATTERN
 
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 CalendarId = Annotated[str, Field(max_length=300, pattern=CALENDAR_ID_PATTERN)]

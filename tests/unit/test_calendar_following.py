@@ -85,7 +85,14 @@ def _maintenance_when_lists_are_due(
     number of work batches."""
     work = Queue()
     maintenance = MaintenanceService(
-        service, cursors, cursors, work, Queue(), lambda kind: Quiet(), lambda uid: True, _no_prune
+        lambda: service,
+        cursors,
+        cursors,
+        work,
+        Queue(),
+        lambda kind: Quiet(),
+        lambda uid: True,
+        _no_prune,
     )
     now = datetime.now(UTC) + timedelta(hours=hours, minutes=1)
     maintenance.tick(now, f"cycle-{hours}")

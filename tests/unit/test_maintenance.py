@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from shared.bootstrap import Container
 from shared.ports.maintenance import DueSource
 from shared.ports.sync import CursorState, SourceKind, SyncKey
 from shared.ports.watches import ChannelRequest, WatchGrant
@@ -18,7 +19,7 @@ from shared.services.maintenance import MaintenanceService, decode_sources, work
 from shared.services.upkeep import UpkeepPolicy, WatchStatus
 from shared.services.watches import WatchService
 from shared.settings import Settings
-from tests.functions.fakes import Journal, MemoryChannels
+from tests.functions.fakes import Journal, MemoryChannels, Unreachable
 
 # Near the real clock: starting a watch stamps it with the current time.
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -162,7 +163,7 @@ class World:
         )
         self.pruned: list[int] = []
         self.service = MaintenanceService(
-            self.watches,
+            lambda: self.watches,
             self.cursors,
             self.cursors,
             self.work,
@@ -365,3 +366,39 @@ def test_work_messages_group_an_account_and_decode_strictly() -> None:
     for bad in (None, [], [["a", "fax", ""]], [["", "gmail", ""]], [["a", "gmail"]], "x"):
         assert decode_sources(bad) is None
     assert decode_sources([["a", "gmail", ""]] * (maintenance.WORK_BATCH + 1)) is None
+
+
+def test_a_batch_of_skipped_sources_builds_nothing_of_the_google_side() -> None:
+    """The maintenance worker's skip path (cursor gone or claimed by another cycle) reads
+    the cursors only: the container resolves neither the watch service nor what it is
+    built from (sources, Google gateway, credentials, vault), nor the link state."""
+    cursors = Cursors()
+    other = SyncKey("u1", SourceKind.GMAIL, "")
+    cursors.set_upkeep(other, {"claim": "another-cycle"}, create=True)
+    gone = SyncKey("u2", SourceKind.CALENDAR, "primary")
+    app = Container(
+        Settings(calendar_webhook_url="https://x/c", drive_webhook_url="https://x/d"),
+        firestore=Unreachable("firestore"),
+        vault=Unreachable("token vault"),
+        sync_store=cursors,
+        due_index=cursors,
+        work_queue=Queue(),
+        tick_queue=Queue(),
+    )
+    given = set(vars(app))
+    counts = app.maintenance.work([other, gone], "c", NOW, "m1")
+    assert counts == {"not_claimed": 1, "gone": 1}
+    assert set(vars(app)) - given == {"maintenance"}
+    assert not set(vars(app)) & {
+        "watch_service",
+        "sources",
+        "google",
+        "credentials",
+        "linking",
+        "channels",
+        "devices",
+    }
+    # A source this cycle claimed needs the link state, read through the real wiring.
+    cursors.set_upkeep(other, {"claim": "c"})
+    with pytest.raises(AssertionError, match="firestore"):
+        app.maintenance.work([other], "c", NOW, "m2")
