@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"also store this run's cost as the 'before' of the cost table ({COST_BEFORE.name})",
     )
     args = parser.parse_args(argv)
+    if args.only and not (args.docs / "benchmarks.json").exists():
+        # Checked before measuring: a partial run merges into the last full run's figures.
+        parser.error(f"--only needs a full run's {args.docs / 'benchmarks.json'} to merge into")
     command = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
     signal.signal(signal.SIGTERM, _interrupt)
 
