@@ -297,8 +297,9 @@ class PushService:
         devices = self._live_devices(job.uid, now)
         if not devices:
             return self._done(job, Dispatch("no_devices"))
-        report = Dispatch("sent", data_only=silenced(item, preferences, now) or not policy.visible)
-        self._send(job, item, preferences, devices, now, report)
+        quiet = silenced(item, preferences, now)
+        report = Dispatch("sent", data_only=quiet or not policy.visible)
+        self._send(job, item, preferences, quiet, devices, now, report)
         self._done(job, report)
         if report.released:
             raise RetryLater(f"{report.released} released")
@@ -318,6 +319,7 @@ class PushService:
         job: PushJob,
         item: ActivityItem,
         preferences: Preferences,
+        quiet: bool,
         devices: list[Device],
         now: datetime,
         report: Dispatch,
@@ -327,7 +329,6 @@ class PushService:
         ends: dict[str, ClaimEnd | None] = {}
         attempted: set[str] = set()  # claimed here: the request may have reached FCM
         unreached = {device.device_id for device in devices}  # not claimed by this delivery
-        quiet = silenced(item, preferences, now)
         try:
             for language, group in _by_language(devices):
                 message = build_message(item, language, preview=preferences.preview, quiet=quiet)
