@@ -14,12 +14,24 @@ from pathlib import Path
 
 import requests
 
+_ISSUED_PORTS: set[int] = set()
+
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that is free right now and never handed out before by
+    this process.
+
+    The port is only reserved until the socket closes: a slow program (the Auth emulator
+    takes seconds to bind) leaves its port free, and the kernel may offer it again to the
+    next caller. Remembering what was issued keeps two of our own components off one port.
+    """
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _ISSUED_PORTS:
+            _ISSUED_PORTS.add(port)
+            return port
 
 
 class StartupError(RuntimeError):

@@ -169,6 +169,7 @@ class Stack:
                 argv=[str(script), "start", "--host=127.0.0.1", f"--port={port}"],
                 log_path=logs / "firestore-emulator.log",
                 ready_url=f"http://127.0.0.1:{port}/",
+                ready_check=_answers_ok,
             )
         )
         return f"127.0.0.1:{port}"
@@ -182,6 +183,7 @@ class Stack:
                 argv=[str(script), "--host=127.0.0.1", f"--port={port}"],
                 log_path=logs / "pubsub-emulator.log",
                 ready_url=f"http://127.0.0.1:{port}/",
+                ready_check=_answers_ok,
             )
         )
         return f"127.0.0.1:{port}"
@@ -216,6 +218,7 @@ class Stack:
                 ],
                 log_path=logs / "auth-emulator.log",
                 ready_url=f"http://127.0.0.1:{port}/",
+                ready_check=_is_auth_emulator,
                 cwd=config_dir,
                 env={"CI": "true"},  # no update checks or prompts
             )
@@ -293,6 +296,21 @@ class Stack:
                     "ackDeadlineSeconds": 30,
                 },
             )
+
+
+def _answers_ok(response: requests.Response) -> bool:
+    """The Firestore and Pub/Sub emulators answer ``GET /`` with ``Ok``; checking the body,
+    not only the status, means a stranger on the port is never taken for the emulator."""
+    return response.status_code == 200 and response.text.strip() == "Ok"
+
+
+def _is_auth_emulator(response: requests.Response) -> bool:
+    """The Auth emulator answers ``GET /`` with ``{"authEmulator": {"ready": true, ...}}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and bool(body.get("authEmulator", {}).get("ready"))
 
 
 def _put_until_created(url: str, body: dict[str, object], attempts: int = 5) -> None:

@@ -1,0 +1,40 @@
+"""The local stack's port choice and readiness probes: two of its parts never share a port,
+and a stranger on an emulator's port is never taken for the emulator."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+
+from devstack.processes import free_port
+from devstack.stack import _answers_ok, _is_auth_emulator
+
+
+def _response(status: int, body: str) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response._content = body.encode()
+    return response
+
+
+def test_free_port_never_hands_out_a_port_twice() -> None:
+    # A slow component binds its port seconds after it was chosen; the kernel may offer
+    # that still-free port again, so the stack must not rely on the kernel alone.
+    ports = [free_port() for _ in range(2000)]
+    assert len(set(ports)) == len(ports)
+
+
+def test_the_auth_probe_takes_only_the_auth_emulator() -> None:
+    auth = {"authEmulator": {"ready": True, "apiSpec": "/emulator/openapi.json"}}
+    assert _is_auth_emulator(_response(200, json.dumps(auth)))
+    function = {"error": {"code": "method_not_allowed", "message": "Use one of: POST."}}
+    assert not _is_auth_emulator(_response(405, json.dumps(function)))
+    assert not _is_auth_emulator(_response(200, "Ok\n"))
+    assert not _is_auth_emulator(_response(200, "<!doctype html>"))
+
+
+def test_the_emulator_probe_wants_their_ok() -> None:
+    assert _answers_ok(_response(200, "Ok\n"))
+    assert not _answers_ok(_response(200, '{"ok": true}'))
+    assert not _answers_ok(_response(404, "Ok\n"))
