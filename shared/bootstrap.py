@@ -185,7 +185,7 @@ class Container:
         """The user's own Calendar writes, marked on the event records the sync reads."""
         from shared.adapters.own_marks import FirestoreOwnMarks
 
-        return FirestoreOwnMarks(self.sync_store)
+        return FirestoreOwnMarks(self.firestore, self.sync_store)
 
     @functools.cached_property
     def watch_service(self) -> WatchService:

@@ -12,7 +12,8 @@ import base64
 import functools
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -35,7 +36,13 @@ from shared.calendar_models import (
 from shared.errors import AppError, ErrorCode
 from shared.google_errors import GoogleFailure, to_app_error
 from shared.logs import get_logger
-from shared.services.own_changes import DELETED, OwnChangeStore, marked_calendars, own_mark
+from shared.services.own_changes import (
+    DELETED,
+    OwnChangeStore,
+    marked_calendars,
+    own_intent,
+    own_mark,
+)
 
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -122,6 +129,19 @@ def _new_event_id() -> str:
     return base64.b32hexencode(secrets.token_bytes(20)).decode().rstrip("=").lower()
 
 
+@dataclass
+class _OwnWrite:
+    """A write of the user's own in flight: the version Google answered (an etag, or
+    ``DELETED``), once it has; "" is an answer without an etag."""
+
+    version: str | None = DELETED
+    answered: bool = False
+
+    def answer(self, version: str | None) -> None:
+        """Google applied the write; ``version`` is what the sync will see."""
+        self.version, self.answered = version, True
+
+
 class CalendarService:
     """The Calendar API's use cases for the authenticated user."""
 
@@ -129,12 +149,40 @@ class CalendarService:
         self._google = google
         self._own_changes = own_changes
 
-    def _record_own(self, uid: str, calendar_id: str, event_id: str, etag: str | None) -> None:
-        """Remember this write (new version ``etag``, or ``DELETED``) as the user's own, so
-        its sync item is ``by_me``; Google always answers an etag, "" skips the record."""
-        if self._own_changes is not None and etag != "":
-            calendars = marked_calendars(calendar_id)
-            self._own_changes.record(uid, calendars, event_id, own_mark(etag), datetime.now(UTC))
+    @contextmanager
+    def _own_write(self, uid: str, calendar_id: str, event_id: str) -> Iterator[_OwnWrite]:
+        """Mark the Google write in the ``with`` block as the user's own, so its sync item is
+        ``by_me`` (``shared.services.own_changes``): an intent before the block; after it,
+        the version the block ``answered`` in the intent's place. A block that ends without
+        an answer, or with a 4xx (Google refused: nothing changed), withdraws the intent; on
+        a timeout or 5xx the write may have happened, so the intent stays open until its
+        window closes."""
+        write = _OwnWrite()
+        if self._own_changes is None:
+            yield write
+            return
+        store, calendars, intent = self._own_changes, marked_calendars(calendar_id), own_intent()
+        store.record(uid, calendars, event_id, intent, datetime.now(UTC))
+        try:
+            yield write
+        except AppError as error:
+            if error.status < 500:
+                self._withdraw(uid, calendars, event_id, intent)
+            raise
+        if write.answered and write.version != "":
+            mark = own_mark(write.version)
+            store.record(uid, calendars, event_id, mark, datetime.now(UTC), replacing=intent)
+        else:
+            self._withdraw(uid, calendars, event_id, intent)
+
+    def _withdraw(self, uid: str, calendars: list[str], event_id: str, intent: str) -> None:
+        """Withdraw an intent; one that cannot be is harmless once its window closes, so a
+        failure here never hides the answer the caller is getting."""
+        assert self._own_changes is not None
+        try:
+            self._own_changes.withdraw(uid, calendars, event_id, intent)
+        except Exception:
+            log.warning("own intent not withdrawn", exc_info=True)
 
     def list_calendars(self, uid: str) -> CalendarList:
         """Every calendar in the user's list."""
@@ -214,24 +262,29 @@ class CalendarService:
                     "conferenceSolutionKey": {"type": "hangoutsMeet"},
                 }
             }
-        try:
-            created = self._google.insert_event(
-                uid,
-                calendar_id,
-                resource,
-                send_updates=send_updates,
-                conference=body.add_conference,
-            )
-        except GoogleFailure as failure:
-            if failure.status != 409:
-                raise to_app_error(failure) from None
-            # The id exists: an earlier attempt (ours, or the client's retry) made it.
-            existing = _event(_call(lambda: self._google.get_event(uid, calendar_id, event_id)))
-            if existing.status == "cancelled":
-                raise AppError(ErrorCode.CONFLICT, "An event with this id was deleted.") from None
-            return Created(existing, created=False)
-        self._record_own(uid, calendar_id, event_id, str(created.get("etag") or ""))
-        return Created(_event(created), created=True)
+        created: dict[str, Any] | None
+        with self._own_write(uid, calendar_id, event_id) as own:
+            try:
+                created = self._google.insert_event(
+                    uid,
+                    calendar_id,
+                    resource,
+                    send_updates=send_updates,
+                    conference=body.add_conference,
+                )
+            except GoogleFailure as failure:
+                if failure.status != 409:
+                    raise to_app_error(failure) from None
+                created = None
+            else:
+                own.answer(str(created.get("etag") or ""))
+        if created is not None:
+            return Created(_event(created), created=True)
+        # The id exists: an earlier attempt (ours, or the client's retry) made it.
+        existing = _event(_call(lambda: self._google.get_event(uid, calendar_id, event_id)))
+        if existing.status == "cancelled":
+            raise AppError(ErrorCode.CONFLICT, "An event with this id was deleted.")
+        return Created(existing, created=False)
 
     def patch_event(
         self,
@@ -247,13 +300,19 @@ class CalendarService:
         if body.start is not None and body.end is not None:
             resource["start"] = time_to_google(body.start)
             resource["end"] = time_to_google(body.end)
-        try:
-            patched = self._google.patch_event(
-                uid, calendar_id, event_id, resource, send_updates=send_updates, if_match=if_match
-            )
-        except GoogleFailure as failure:
-            raise self._failure(failure, uid, calendar_id, event_id) from None
-        self._record_own(uid, calendar_id, event_id, str(patched.get("etag") or ""))
+        with self._own_write(uid, calendar_id, event_id) as own:
+            try:
+                patched = self._google.patch_event(
+                    uid,
+                    calendar_id,
+                    event_id,
+                    resource,
+                    send_updates=send_updates,
+                    if_match=if_match,
+                )
+            except GoogleFailure as failure:
+                raise self._failure(failure, uid, calendar_id, event_id) from None
+            own.answer(str(patched.get("etag") or ""))
         return _event(patched)
 
     def delete_event(
@@ -265,15 +324,16 @@ class CalendarService:
         if_match: str | None,
     ) -> None:
         """Delete; an event that is already deleted counts as success."""
-        try:
-            self._google.delete_event(
-                uid, calendar_id, event_id, send_updates=send_updates, if_match=if_match
-            )
-        except GoogleFailure as failure:
-            if failure.status == 410:
-                return
-            raise self._failure(failure, uid, calendar_id, event_id) from None
-        self._record_own(uid, calendar_id, event_id, DELETED)
+        with self._own_write(uid, calendar_id, event_id) as own:
+            try:
+                self._google.delete_event(
+                    uid, calendar_id, event_id, send_updates=send_updates, if_match=if_match
+                )
+            except GoogleFailure as failure:
+                if failure.status == 410:
+                    return
+                raise self._failure(failure, uid, calendar_id, event_id) from None
+            own.answer(DELETED)
 
     def _failure(
         self, failure: GoogleFailure, uid: str, calendar_id: str, event_id: str

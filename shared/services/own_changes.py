@@ -2,18 +2,23 @@
 
 Google Calendar does not say who last modified an event (the Event resource has a creator
 and an organizer, no last modifier: https://developers.google.com/calendar/api/v3/reference/events),
-so changes the user made through our calendar API are recognised by what Google answered us:
-after an insert or patch we put a mark for that exact version (the etag Google returned) on
-the event's record, the document the sync reads for that event anyway
-(``users/{uid}/cursors/{calendar}/events/{event}``); after a delete, a deletion mark,
-matched by event. A sync pass that tells the marked version sets ``by_me`` and drops the
-mark (``shared.sources.calendar``). A later change by someone else has another etag, so it
-is never mistaken for ours.
+so changes the user made through our calendar API are recognised by what we sent and what
+Google answered us, as marks on the event's record, the document the sync reads for that
+event anyway (``users/{uid}/cursors/{calendar}/events/{event}``; the event id is ours even
+for an insert, so it is known before the call):
 
-Residual race: the mark is written after Google answers; a sync pass that reads the record
-before that write (a few milliseconds) treats the change as someone else's, i.e. notifies
-as before. A mark written after the pass read the record survives the pass's record write
-(a merge that deletes only the marks it read) and is matched by a later pass.
+1. before the call, an intent (``own_intent``, the time it was written);
+2. after an insert or patch, the mark of that exact version (the etag Google returned) in
+   place of the intent; after a delete, a deletion mark, matched by event; if the call
+   fails, the intent is withdrawn.
+
+Google may notify, and a pass may read the event, before it answers us. A pass that sees a
+change while an intent is open (younger than ``OWN_INTENT_WINDOW``, and the change not
+older than the intent by Google's ``updated``) or the marked version sets ``by_me``
+(``shared.sources.calendar``). A later change by someone else has another etag, so it is
+never mistaken for ours; only a change by someone else to the same event, made while our
+write to it is in flight, is. A mark written after a pass read the record survives the
+pass's record write (a merge that deletes only the marks it read).
 
 What bounds a stale mark (a version the sync never tells, e.g. the first of two quick
 patches): it matches only its own version; the next record write of the event drops it
@@ -29,9 +34,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
-from shared.sources.calendar import DELETED, own_mark
+from shared.sources.calendar import DELETED, own_intent, own_mark
 
-__all__ = ["DELETED", "PRIMARY_CALENDAR", "OwnChangeStore", "marked_calendars", "own_mark"]
+__all__ = [
+    "DELETED",
+    "PRIMARY_CALENDAR",
+    "OwnChangeStore",
+    "marked_calendars",
+    "own_intent",
+    "own_mark",
+]
 
 PRIMARY_CALENDAR = "primary"  # the calendar the sync watches (shared.services.watches)
 
@@ -40,9 +52,21 @@ class OwnChangeStore(Protocol):
     """Port: marks on the event records of the user's own writes."""
 
     def record(
-        self, uid: str, calendar_ids: Iterable[str], event_id: str, mark: str, now: datetime
+        self,
+        uid: str,
+        calendar_ids: Iterable[str],
+        event_id: str,
+        mark: str,
+        now: datetime,
+        *,
+        replacing: str | None = None,
     ) -> None:
-        """Put ``mark`` (``own_mark``) on the event's record under each calendar's cursor."""
+        """Put ``mark`` (``own_intent`` or ``own_mark``, value ``now``) on the event's record
+        under each calendar's cursor, removing the mark ``replacing`` in the same write."""
+        ...
+
+    def withdraw(self, uid: str, calendar_ids: Iterable[str], event_id: str, mark: str) -> None:
+        """Remove ``mark`` from the event's records, where they exist."""
         ...
 
 

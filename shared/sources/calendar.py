@@ -25,9 +25,11 @@ Every state change of one id is its own item: the item version is the etag Googl
 that state (or, for a deletion without one, the etag of the state it ended), so created →
 deleted → restored → deleted again is four items.
 
-The user's own writes through our calendar API leave a mark on the event's record
-(``own_mark``, see ``shared.services.own_changes``): a pass that tells the marked version
-sets ``by_me`` and drops the mark with its record write.
+The user's own writes through our calendar API leave marks on the event's record (see
+``shared.services.own_changes``): an intent (``own_intent``) before Google is called, the
+version Google answered (``own_mark``) after. A pass that tells the marked version, or a
+version changed while an intent was open, sets ``by_me``; it drops the marks it is done with
+in its record write.
 
 Response values are read tolerantly: a value of the wrong type counts as absent.
 """
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,6 +60,15 @@ OWN_MARK_RETENTION = timedelta(days=2)
 # the own marks (mark key -> when written), and the TTL of a document holding only marks.
 MARKS_FIELD = "own"
 MARK_EXPIRY_FIELD = "expires_at"
+# An intent stays open while its write is in flight: longer than any Calendar API request
+# (each Google call times out after ``google_api_timeout_seconds``, at most 60 s). An
+# intent left open by a crash is not believed after this, and dropped by the next record
+# write; a change seen later without its version's mark reads as someone else's.
+OWN_INTENT_WINDOW = timedelta(minutes=2)
+# How much earlier than the intent Google's ``updated`` of the change may read and still be
+# ours: the clocks of Google and of our functions are both synchronised, but not to the ms.
+OWN_INTENT_CLOCK_SKEW = timedelta(seconds=1)
+_INTENT_PREFIX = "i"
 
 
 def own_mark(etag: str | None) -> str:
@@ -66,6 +78,32 @@ def own_mark(etag: str | None) -> str:
     Firestore field name."""
     version = "deleted" if etag is DELETED else f"etag:{etag}"
     return "v" + hashlib.sha256(version.encode()).hexdigest()[:32]
+
+
+def own_intent() -> str:
+    """The key of an intent: one write of the user's own, about to be sent to Google.
+
+    Written before the call, so a pass that sees the change before the version's mark is
+    written (Google may notify before it answers us) still tells it as ours; replaced by
+    the version's mark once Google answers, withdrawn if the write fails. Random, so
+    concurrent writes to one event each have their own."""
+    return _INTENT_PREFIX + secrets.token_hex(16)
+
+
+def is_intent(key: str) -> bool:
+    """Whether an own mark key is an intent (``own_intent``), not a version's mark."""
+    return key.startswith(_INTENT_PREFIX)
+
+
+def _open_intent(marks: dict[str, datetime], updated: datetime | None, now: datetime) -> bool:
+    """Whether an intent covers a change Google stamped ``updated`` (None: not stamped),
+    seen ``now``: the intent is still open and the change is not older than it."""
+    return any(
+        is_intent(key)
+        and now - at <= OWN_INTENT_WINDOW
+        and (updated is None or updated >= at - OWN_INTENT_CLOCK_SKEW)
+        for key, at in marks.items()
+    )
 
 
 class Change(StrEnum):
@@ -194,15 +232,20 @@ def ids_to_look_up(events: Iterable[Any]) -> set[str]:
     return wanted
 
 
-def _occurred(event: dict[str, Any], now: datetime) -> datetime:
+def _updated(event: dict[str, Any]) -> datetime | None:
+    """Google's last-modification time of the event (``updated``, RFC 3339), if readable."""
     value = _text(event.get("updated"))
     if value is None:
-        return now
+        return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
-        return now
+        return None
+
+
+def _occurred(event: dict[str, Any], now: datetime) -> datetime:
+    return _updated(event) or now
 
 
 def _title(value: Any) -> str | None:
@@ -249,12 +292,21 @@ class _Pass:
         self.key, self.known, self.own, self.now = key, known, own, now
         self.result = CalendarPass()
 
-    def _write(self, event_id: str, record: EventRecord | None, mark: str | None = None) -> bool:
-        """Store (or forget) the record; whether the own mark ``mark`` (the key this state
-        would have been marked with) was on it. The write drops the marks it read that are
-        done with: the matched one, any older than ``OWN_MARK_RETENTION``, and a deletion
-        mark once the event is live again. Marks written after our read are kept (the
-        adapter deletes the named ones only)."""
+    def _write(
+        self,
+        event_id: str,
+        record: EventRecord | None,
+        mark: str | None,
+        updated: datetime | None,
+    ) -> bool:
+        """Store (or forget) the record; whether this state is the user's own: the own mark
+        ``mark`` (the key this state would have been marked with) was on it, or an open
+        intent covers a change made at ``updated`` (None: unknown). The write drops the
+        marks it read that are done with: the matched one, any older than
+        ``OWN_MARK_RETENTION``, an intent no longer open, and a deletion mark once the event
+        is live again. An open intent stays: its writer replaces it with the version's
+        mark. Marks written after our read are kept (the adapter deletes the named ones
+        only)."""
         if record is None:
             self.known.pop(event_id, None)
         else:
@@ -262,17 +314,21 @@ class _Pass:
         marks = self.own.pop(event_id, {})
         live = record is not None and not record.cancelled
         stale = self.now - OWN_MARK_RETENTION
+        closed = self.now - OWN_INTENT_WINDOW
         drop = tuple(
             sorted(
                 key
                 for key, at in marks.items()
-                if key == mark or at < stale or (live and key == own_mark(DELETED))
+                if key == mark
+                or at < stale
+                or (is_intent(key) and at < closed)
+                or (live and key == own_mark(DELETED))
             )
         )
         self.result.writes.append(
             IndexWrite(event_id, record.to_dict() if record is not None else None, drop)
         )
-        return mark is not None and mark in marks
+        return (mark is not None and mark in marks) or _open_intent(marks, updated, self.now)
 
     def _emit(
         self,
@@ -300,7 +356,8 @@ class _Pass:
         if title is None and series is not None and series in self.known:
             title = self.known[series].title
         mark = own_mark(etag) if etag else None
-        mine = self._write(event_id, EventRecord(etag, False, title, start, series), mark)
+        record_now = EventRecord(etag, False, title, start, series)
+        mine = self._write(event_id, record_now, mark, _updated(event))
         if not report:
             return
         if record is not None and record.cancelled:
@@ -330,7 +387,7 @@ class _Pass:
         etag = _text(event.get("etag"))
         title = (record.title if record else None) or (parent.title if parent else None)
         record = EventRecord(etag or before.etag, True, title, None, series)
-        mine = self._write(event_id, record, own_mark(DELETED))
+        mine = self._write(event_id, record, own_mark(DELETED), _updated(event))
         version = etag or f"cancelled:{before.etag}"
         at = _occurred(event, self.now)
         self._emit(
@@ -340,7 +397,7 @@ class _Pass:
     def gone(self, event_id: str, record: EventRecord, *, report: bool) -> None:
         """An event missing from a full list: deleted while we were not told (a deletion
         through our API is still ours: its mark is on the record being dropped)."""
-        mine = self._write(event_id, None, own_mark(DELETED))
+        mine = self._write(event_id, None, own_mark(DELETED), None)
         if report and not record.cancelled:
             version = f"gone:{record.etag}"
             self._emit(

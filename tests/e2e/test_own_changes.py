@@ -146,7 +146,7 @@ def test_a_mark_written_after_the_sync_read_survives_both_commit_paths(
     )
 
     store = FirestoreSyncStore(stack.db)
-    marks = FirestoreOwnMarks(store)
+    marks = FirestoreOwnMarks(stack.db, store)
     key = SyncKey(linked.uid, SourceKind.CALENDAR, "race-calendar@group.example")
     now = datetime.now(UTC)
     first = IndexWrite("evt", EventRecord('"1"', title="Standup").to_dict())
@@ -203,3 +203,62 @@ def test_a_mark_written_after_the_sync_read_survives_both_commit_paths(
     assert api(account, "DELETE", "/v1/me", linked.auth).status_code == 204
     left = [doc.reference.path for doc in stack.db.collection_group("events").stream()]
     assert [path for path in left if linked.uid in path] == []
+
+
+def test_an_intent_on_the_real_adapter_is_ours_before_google_answers_and_gives_way_to_the_mark(
+    stack: RunningStack, linked: LinkedUser
+) -> None:
+    """The intent's life on the real Firestore adapters and emulator: written before the
+    call (a mark-only document for a new event), believed by a pass that commits the change
+    before Google's answer reaches us, then replaced by the version's mark in one write to
+    every spelling of the calendar; a withdrawal where no document exists is no error."""
+    from datetime import UTC, datetime
+
+    from shared.adapters.own_marks import FirestoreOwnMarks
+    from shared.adapters.sync_store import FirestoreSyncStore
+    from shared.ports.sync import CursorState, SourceKind, SyncKey
+    from shared.services.own_changes import marked_calendars
+    from shared.sources.calendar import (
+        MARK_EXPIRY_FIELD,
+        MARKS_FIELD,
+        incremental_pass,
+        own_intent,
+        own_mark,
+        records_and_marks,
+    )
+
+    store = FirestoreSyncStore(stack.db)
+    marks = FirestoreOwnMarks(stack.db, store)
+    calendar = "team@group.example"
+    key = SyncKey(linked.uid, SourceKind.CALENDAR, calendar)
+    primary = SyncKey(linked.uid, SourceKind.CALENDAR, "primary")
+    now = datetime.now(UTC)
+    store.save_cursor(key, CursorState("t1"), now)
+
+    intent = own_intent()
+    marks.record(linked.uid, marked_calendars(calendar), "new", intent, now)
+    for spelling in (key, primary):
+        stored = store.record_ref(spelling, "new").get().to_dict() or {}
+        assert set(stored) == {"id", MARKS_FIELD, MARK_EXPIRY_FIELD}
+        assert set(stored[MARKS_FIELD]) == {intent}
+
+    # Google notified before it answered us: the pass commits our new event first.
+    event = {"id": "new", "etag": '"1"', "updated": datetime.now(UTC).isoformat()}
+    known, own = records_and_marks(store.records_of(key, ["new"]))
+    result = incremental_pass(key, [event], known, datetime.now(UTC), own)
+    assert [(item.change, item.by_me) for item in result.items] == [("created", True)]
+    assert store.commit(key, CursorState("t1"), result.items, CursorState("t2"), now, result.writes)
+    recorded = store.record_ref(key, "new").get().to_dict() or {}
+    assert MARK_EXPIRY_FIELD not in recorded and set(recorded[MARKS_FIELD]) == {intent}
+
+    # Google's answer: the version's mark takes the intent's place under both spellings.
+    marks.record(
+        linked.uid, marked_calendars(calendar), "new", own_mark('"1"'), now, replacing=intent
+    )
+    for spelling in (key, primary):
+        stored = store.record_ref(spelling, "new").get().to_dict() or {}
+        assert set(stored[MARKS_FIELD]) == {own_mark('"1"')}
+    assert "etag" in (store.record_ref(key, "new").get().to_dict() or {})  # the record kept
+
+    marks.withdraw(linked.uid, marked_calendars(calendar), "never-written", own_intent())
+    assert not store.record_ref(key, "never-written").get().exists

@@ -599,13 +599,25 @@ class MemorySyncStore:
             if marks:
                 stored[write.event_id][MARKS_FIELD] = marks
 
-    def mark_own(self, key: SyncKey, event_id: str, mark: str, now: datetime) -> None:
-        """As ``FirestoreOwnMarks``: the mark on the event's record, or a mark-only one."""
+    def mark_own(
+        self, key: SyncKey, event_id: str, mark: str, now: datetime, replacing: str | None
+    ) -> None:
+        """As ``FirestoreOwnMarks.record``: the mark on the event's record, or a mark-only
+        one; the mark ``replacing`` removed."""
         stored = self.event_records.setdefault(self._id(key), {})
         document = stored.setdefault(
             event_id, {"id": event_id, MARK_EXPIRY_FIELD: now + OWN_MARK_RETENTION}
         )
-        document.setdefault(MARKS_FIELD, {})[mark] = now
+        marks = document.setdefault(MARKS_FIELD, {})
+        marks[mark] = now
+        if replacing is not None:
+            marks.pop(replacing, None)
+
+    def unmark_own(self, key: SyncKey, event_id: str, mark: str) -> None:
+        """As ``FirestoreOwnMarks.withdraw``: the mark removed where the document exists."""
+        document = self.event_records.get(self._id(key), {}).get(event_id)
+        if document is not None:
+            document.get(MARKS_FIELD, {}).pop(mark, None)
 
     def records_of(self, key: SyncKey, event_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         stored = self.event_records.get(self._id(key), {})
@@ -1055,8 +1067,21 @@ class MemoryOwnChanges:
         self._sync = sync
 
     def record(
-        self, uid: str, calendar_ids: Iterable[str], event_id: str, mark: str, now: datetime
+        self,
+        uid: str,
+        calendar_ids: Iterable[str],
+        event_id: str,
+        mark: str,
+        now: datetime,
+        *,
+        replacing: str | None = None,
     ) -> None:
+        self._journal.writes.append("own_changes.record")
         for calendar_id in dict.fromkeys(calendar_ids):
-            self._journal.writes.append("own_changes.record")
-            self._sync.mark_own(SyncKey(uid, SourceKind.CALENDAR, calendar_id), event_id, mark, now)
+            key = SyncKey(uid, SourceKind.CALENDAR, calendar_id)
+            self._sync.mark_own(key, event_id, mark, now, replacing)
+
+    def withdraw(self, uid: str, calendar_ids: Iterable[str], event_id: str, mark: str) -> None:
+        self._journal.writes.append("own_changes.withdraw")
+        for calendar_id in dict.fromkeys(calendar_ids):
+            self._sync.unmark_own(SyncKey(uid, SourceKind.CALENDAR, calendar_id), event_id, mark)

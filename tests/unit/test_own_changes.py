@@ -7,16 +7,24 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from shared.activity import ActivityItem, Kind
 from shared.calendar_models import EventCreate, EventPatch
+from shared.errors import AppError
+from shared.google_errors import GoogleFailure
 from shared.ports.sync import CursorState, IndexWrite, SourceKind, SyncKey
 from shared.services.calendar import CalendarService
 from shared.services.own_changes import marked_calendars
 from shared.sources.calendar import (
     MARK_EXPIRY_FIELD,
     MARKS_FIELD,
+    OWN_INTENT_CLOCK_SKEW,
+    OWN_INTENT_WINDOW,
     OWN_MARK_RETENTION,
     incremental_pass,
+    is_intent,
+    own_intent,
     own_mark,
     records_and_marks,
 )
@@ -31,21 +39,21 @@ class Sync:
     """A calendar's sync over the memory store: each pass reads the records of its events,
     runs the real pass and commits its items and record writes with the cursor."""
 
-    def __init__(self, store: MemorySyncStore, key: SyncKey = KEY) -> None:
-        self.store, self.key, self.passes = store, key, 0
-        store.save_cursor(key, CursorState("t0"), NOW)
+    def __init__(self, store: MemorySyncStore, key: SyncKey = KEY, now: datetime = NOW) -> None:
+        self.store, self.key, self.passes, self.now = store, key, 0, now
+        store.save_cursor(key, CursorState("t0"), now)
 
     def read(self, events: list[dict[str, Any]]) -> tuple[list[ActivityItem], list[IndexWrite]]:
         """A pass's read and computation, not committed yet."""
         stored = self.store.records_of(self.key, [event["id"] for event in events])
         known, own = records_and_marks(stored)
-        result = incremental_pass(self.key, events, known, NOW, own)
+        result = incremental_pass(self.key, events, known, self.now, own)
         return result.items, result.writes
 
     def commit(self, items: list[ActivityItem], writes: list[IndexWrite]) -> None:
         start, self.passes = f"t{self.passes}", self.passes + 1
         committed = self.store.commit(
-            self.key, CursorState(start), items, CursorState(f"t{self.passes}"), NOW, writes
+            self.key, CursorState(start), items, CursorState(f"t{self.passes}"), self.now, writes
         )
         assert committed is not None
 
@@ -213,3 +221,109 @@ def test_a_write_addressing_the_primary_calendar_by_its_id_is_still_recognised()
     event = service.create_event("uid-1", "han.jiwoo@gmail.example", BODY, "none", "k").event
     (item,) = sync.run({"id": event.id, "etag": '"1"'})
     assert item.by_me
+
+
+class NotifyingGoogle(FakeGoogleCalendar):
+    """Google that notifies, and a sync pass that reads the change, before it answers us:
+    the order Google's push may take, which no mark written after the answer can win."""
+
+    def __init__(self, sync: Sync) -> None:
+        super().__init__()
+        self.sync = sync
+        self.told: list[ActivityItem] = []
+
+    def _tell(self, event: dict[str, Any]) -> None:
+        stamped = {**event, "updated": datetime.now(UTC).isoformat()}
+        self.told += self.sync.run(stamped)
+
+    def insert_event(self, uid: str, calendar_id: str, body: dict[str, Any], **_: Any) -> Any:
+        answer = super().insert_event(uid, calendar_id, body)
+        self._tell({"id": answer["id"], "etag": answer["etag"]})
+        return answer
+
+    def patch_event(
+        self, uid: str, calendar_id: str, event_id: str, body: dict[str, Any], **_: Any
+    ) -> Any:
+        answer = super().patch_event(uid, calendar_id, event_id, body)
+        self._tell({"id": event_id, "etag": answer["etag"]})
+        return answer
+
+    def delete_event(self, uid: str, calendar_id: str, event_id: str, **_: Any) -> None:
+        self._tell({"id": event_id, "status": "cancelled"})
+
+
+def test_a_change_the_sync_sees_before_google_answers_us_is_still_by_me() -> None:
+    store, own = memory()
+    sync = Sync(store, now=datetime.now(UTC))
+    google = NotifyingGoogle(sync)
+    service = CalendarService(google, own)  # type: ignore[arg-type]
+    event = service.create_event("uid-1", "primary", BODY, "none", None).event
+    service.patch_event("uid-1", "primary", event.id, EventPatch(summary="Retro"), "none", None)
+    service.delete_event("uid-1", "primary", event.id, "none", None)
+    assert [(item.change, item.by_me) for item in google.told] == [
+        ("created", True),
+        ("modified", True),
+        ("cancelled", True),
+    ]
+    # Each intent gave way to its version's mark once Google answered: none stays open.
+    marks = store.records_of(KEY, [event.id])[event.id].get(MARKS_FIELD, {})
+    assert marks and not any(is_intent(key) for key in marks)
+
+
+def test_an_intent_covers_only_a_change_made_while_it_is_open() -> None:
+    now = datetime.now(UTC)
+    store, own = memory()
+    sync = Sync(store, now=now)
+    sync.run({"id": "evt", "etag": '"1"'})
+
+    def seen(etag: str, updated: datetime) -> bool:
+        (item,) = sync.run({"id": "evt", "etag": etag, "updated": updated.isoformat()})
+        return item.by_me
+
+    own.record("uid-1", ["primary"], "evt", own_intent(), now)
+    # A lagging pass telling someone else's change from before our write: not ours.
+    assert not seen('"2"', now - timedelta(minutes=5))
+    # Google's clock may read a little behind ours.
+    assert seen('"3"', now - OWN_INTENT_CLOCK_SKEW / 2)
+    # An intent its writer never closed (it crashed) is believed only within its window,
+    # and the next record write after that drops it.
+    store2, own2 = memory()
+    late = Sync(store2, now=now)
+    late.run({"id": "evt", "etag": '"1"'})
+    own2.record("uid-1", ["primary"], "evt", own_intent(), now - OWN_INTENT_WINDOW * 2)
+    (item,) = late.run({"id": "evt", "etag": '"2"', "updated": now.isoformat()})
+    assert not item.by_me
+    assert not store2.records_of(KEY, ["evt"])["evt"].get(MARKS_FIELD)
+
+
+class RefusingGoogle(FakeGoogleCalendar):
+    """Answers a patch with one failure status (0: no answer)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__()
+        self.status = status
+
+    def patch_event(
+        self, uid: str, calendar_id: str, event_id: str, body: dict[str, Any], **_: Any
+    ) -> Any:
+        raise GoogleFailure(self.status)
+
+    def get_event(self, uid: str, calendar_id: str, event_id: str) -> Any:
+        return self._answer(event_id, {})
+
+
+@pytest.mark.parametrize(
+    ("status", "stays_open"), [(412, False), (404, False), (503, True), (0, True)]
+)
+def test_a_refused_write_withdraws_its_intent_and_an_unanswered_one_leaves_it_open(
+    status: int, stays_open: bool
+) -> None:
+    store, own = memory()
+    Sync(store).run({"id": "evt", "etag": '"1"'})
+    service = CalendarService(RefusingGoogle(status), own)  # type: ignore[arg-type]
+    with pytest.raises(AppError):
+        service.patch_event("uid-1", "primary", "evt", EventPatch(summary="x"), "none", None)
+    marks = store.records_of(KEY, ["evt"])["evt"].get(MARKS_FIELD, {})
+    # Google refused (4xx): nothing changed, so nothing may be told as ours. No answer or a
+    # 5xx: the write may have happened, so its change is still ours while the intent is open.
+    assert [is_intent(key) for key in marks] == ([True] if stays_open else [])
