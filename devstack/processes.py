@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -14,28 +15,54 @@ from pathlib import Path
 
 import requests
 
-_ISSUED_PORTS: set[int] = set()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now and never handed out before by
-    this process.
-
-    The port is only reserved until the socket closes: a slow program (the Auth emulator
-    takes seconds to bind) leaves its port free, and the kernel may offer it again to the
-    next caller. Remembering what was issued keeps two of our own components off one port.
-    """
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in _ISSUED_PORTS:
-            _ISSUED_PORTS.add(port)
-            return port
-
 
 class StartupError(RuntimeError):
     """A component did not become ready; the message holds the tail of its log."""
+
+
+_ISSUED_PORTS: set[int] = set()
+# Listening ports are picked below the kernel's ephemeral range, which every outgoing
+# connection takes its local port from: a port chosen there may be taken by a client
+# socket (a readiness probe, an emulator's own connections) before its server binds it.
+_LOWEST_PORT = 20000
+_IANA_EPHEMERAL_START = 49152  # where the range starts on macOS and the BSDs
+
+
+def _ephemeral_start() -> int:
+    """The first port of the kernel's ephemeral range (Linux ``ip_local_port_range``)."""
+    try:
+        low, _high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low)
+    except (OSError, ValueError):
+        return _IANA_EPHEMERAL_START
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now, outside the ephemeral range, and never
+    handed out before by this process.
+
+    A port is only checked, not held, until its program binds it: the Auth emulator takes
+    seconds. Outside the ephemeral range no outgoing connection takes it meanwhile, and
+    remembering what was issued keeps two of our own components off one port.
+    """
+    low, high = _LOWEST_PORT, _ephemeral_start()
+    if high - low < 1000:  # an unusual kernel setting: take any unprivileged port
+        low, high = 1024, 65536
+    for _ in range(1000):
+        port = low + secrets.randbelow(high - low)
+        if port not in _ISSUED_PORTS and _bindable(port):
+            _ISSUED_PORTS.add(port)
+            return port
+    raise StartupError(f"no free port in {low}-{high - 1}")
 
 
 @dataclass

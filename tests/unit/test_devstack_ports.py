@@ -4,6 +4,7 @@ and a stranger on an emulator's port is never taken for the emulator."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import requests
 
@@ -18,11 +19,16 @@ def _response(status: int, body: str) -> requests.Response:
     return response
 
 
-def test_free_port_never_hands_out_a_port_twice() -> None:
-    # A slow component binds its port seconds after it was chosen; the kernel may offer
-    # that still-free port again, so the stack must not rely on the kernel alone.
+def test_free_port_never_hands_out_a_port_twice_nor_one_a_client_socket_may_take() -> None:
+    # A slow component binds its port seconds after it was chosen. Meanwhile the kernel
+    # may offer that still-free port to the next bind(0), or to any outgoing connection
+    # as its local port, if it lies in the ephemeral range.
     ports = [free_port() for _ in range(2000)]
     assert len(set(ports)) == len(ports)
+    kernel_range = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    if kernel_range.exists():
+        low, _high = kernel_range.read_text().split()
+        assert max(ports) < int(low)
 
 
 def test_the_auth_probe_takes_only_the_auth_emulator() -> None:
