@@ -55,7 +55,9 @@ def free_port() -> int:
     remembering what was issued keeps two of our own components off one port.
     """
     low, high = _LOWEST_PORT, _ephemeral_start()
-    if high - low < 1000:  # an unusual kernel setting: take any unprivileged port
+    if high - low < 1000:  # a range lowered on the host: all unprivileged ports below it
+        low = 1024
+    if high - low < 1000:  # hardly any: take any unprivileged port, and the risk
         low, high = 1024, 65536
     for _ in range(1000):
         port = low + secrets.randbelow(high - low)

@@ -310,7 +310,8 @@ def _is_auth_emulator(response: requests.Response) -> bool:
         body = response.json()
     except ValueError:
         return False
-    return isinstance(body, dict) and bool(body.get("authEmulator", {}).get("ready"))
+    emulator = body.get("authEmulator") if isinstance(body, dict) else None
+    return isinstance(emulator, dict) and emulator.get("ready") is True
 
 
 def _put_until_created(url: str, body: dict[str, object], attempts: int = 5) -> None:

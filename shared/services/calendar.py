@@ -154,9 +154,14 @@ class CalendarService:
         """Mark the Google write in the ``with`` block as the user's own, so its sync item is
         ``by_me`` (``shared.services.own_changes``): an intent before the block; after it,
         the version the block ``answered`` in the intent's place. A block that ends without
-        an answer, or with a 4xx (Google refused: nothing changed), withdraws the intent; on
-        a timeout or 5xx the write may have happened, so the intent stays open until its
-        window closes."""
+        an answer, or with a 4xx (Google refused: nothing changed), withdraws the intent.
+        The write may have happened on a timeout or 5xx, and on a 412: the gateway resends
+        after a 5xx (``call_with_retries``), and a resend whose first attempt was applied
+        finds the etag moved by our own write. Those leave the intent open until its window
+        closes (the change that made the etag stale is older than the intent, so the pass's
+        ``updated`` check still tells it as someone else's). A failure to write the mark
+        after Google answered is logged, not raised: the write is done, and the open intent
+        still covers it for its window."""
         write = _OwnWrite()
         if self._own_changes is None:
             yield write
@@ -166,14 +171,17 @@ class CalendarService:
         try:
             yield write
         except AppError as error:
-            if error.status < 500:
+            if error.status < 500 and error.code is not ErrorCode.PRECONDITION_FAILED:
                 self._withdraw(uid, calendars, event_id, intent)
             raise
-        if write.answered and write.version != "":
-            mark = own_mark(write.version)
-            store.record(uid, calendars, event_id, mark, datetime.now(UTC), replacing=intent)
-        else:
+        if not write.answered or write.version == "":
             self._withdraw(uid, calendars, event_id, intent)
+            return
+        mark = own_mark(write.version)
+        try:
+            store.record(uid, calendars, event_id, mark, datetime.now(UTC), replacing=intent)
+        except Exception:
+            log.warning("own write not marked; its intent stays open", exc_info=True)
 
     def _withdraw(self, uid: str, calendars: list[str], event_id: str, intent: str) -> None:
         """Withdraw an intent; one that cannot be is harmless once its window closes, so a
@@ -262,7 +270,6 @@ class CalendarService:
                     "conferenceSolutionKey": {"type": "hangoutsMeet"},
                 }
             }
-        created: dict[str, Any] | None
         with self._own_write(uid, calendar_id, event_id) as own:
             try:
                 created = self._google.insert_event(
@@ -275,16 +282,16 @@ class CalendarService:
             except GoogleFailure as failure:
                 if failure.status != 409:
                     raise to_app_error(failure) from None
-                created = None
             else:
                 own.answer(str(created.get("etag") or ""))
-        if created is not None:
-            return Created(_event(created), created=True)
-        # The id exists: an earlier attempt (ours, or the client's retry) made it.
-        existing = _event(_call(lambda: self._google.get_event(uid, calendar_id, event_id)))
-        if existing.status == "cancelled":
-            raise AppError(ErrorCode.CONFLICT, "An event with this id was deleted.")
-        return Created(existing, created=False)
+                return Created(_event(created), created=True)
+            # The id exists: an earlier attempt made it (ours, the client's retry, or the
+            # gateway's resend of this one). The id is ours, so its version is the user's own.
+            existing = _event(_call(lambda: self._google.get_event(uid, calendar_id, event_id)))
+            if existing.status == "cancelled":
+                raise AppError(ErrorCode.CONFLICT, "An event with this id was deleted.")
+            own.answer(existing.etag or "")
+            return Created(existing, created=False)
 
     def patch_event(
         self,
@@ -330,9 +337,10 @@ class CalendarService:
                     uid, calendar_id, event_id, send_updates=send_updates, if_match=if_match
                 )
             except GoogleFailure as failure:
-                if failure.status == 410:
-                    return
-                raise self._failure(failure, uid, calendar_id, event_id) from None
+                if failure.status != 410:
+                    raise self._failure(failure, uid, calendar_id, event_id) from None
+                # Already deleted: possibly by this very call (the gateway resends after a
+                # 5xx), and deleted is what the user asked for, so the deletion is theirs.
             own.answer(DELETED)
 
     def _failure(

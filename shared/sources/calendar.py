@@ -290,6 +290,9 @@ class _Pass:
         now: datetime,
     ) -> None:
         self.key, self.known, self.own, self.now = key, known, own, now
+        # The marks as read, kept whole: an occurrence's change is judged by its series'
+        # marks too, even after the series' own record write consumed them.
+        self.marks_read = dict(own)
         self.result = CalendarPass()
 
     def _write(
@@ -298,10 +301,14 @@ class _Pass:
         record: EventRecord | None,
         mark: str | None,
         updated: datetime | None,
+        series: str | None = None,
     ) -> bool:
         """Store (or forget) the record; whether this state is the user's own: the own mark
         ``mark`` (the key this state would have been marked with) was on it, or an open
-        intent covers a change made at ``updated`` (None: unknown). The write drops the
+        intent covers a change made at ``updated`` (None: unknown). An occurrence of a
+        ``series`` is also the user's own when the series' record holds an open intent or,
+        for a deletion, the series' deletion mark: deleting or changing a recurring event
+        through our API changes its modified occurrences too. The write drops the
         marks it read that are done with: the matched one, any older than
         ``OWN_MARK_RETENTION``, an intent no longer open, and a deletion mark once the event
         is live again. An open intent stays: its writer replaces it with the version's
@@ -328,7 +335,13 @@ class _Pass:
         self.result.writes.append(
             IndexWrite(event_id, record.to_dict() if record is not None else None, drop)
         )
-        return (mark is not None and mark in marks) or _open_intent(marks, updated, self.now)
+        series_marks = self.marks_read.get(series, {}) if series is not None else {}
+        return (
+            (mark is not None and mark in marks)
+            or _open_intent(marks, updated, self.now)
+            or (mark == own_mark(DELETED) and mark in series_marks)
+            or _open_intent(series_marks, updated, self.now)
+        )
 
     def _emit(
         self,
@@ -357,7 +370,7 @@ class _Pass:
             title = self.known[series].title
         mark = own_mark(etag) if etag else None
         record_now = EventRecord(etag, False, title, start, series)
-        mine = self._write(event_id, record_now, mark, _updated(event))
+        mine = self._write(event_id, record_now, mark, _updated(event), series)
         if not report:
             return
         if record is not None and record.cancelled:
@@ -387,7 +400,7 @@ class _Pass:
         etag = _text(event.get("etag"))
         title = (record.title if record else None) or (parent.title if parent else None)
         record = EventRecord(etag or before.etag, True, title, None, series)
-        mine = self._write(event_id, record, own_mark(DELETED), _updated(event))
+        mine = self._write(event_id, record, own_mark(DELETED), _updated(event), series)
         version = etag or f"cancelled:{before.etag}"
         at = _occurred(event, self.now)
         self._emit(
@@ -397,7 +410,7 @@ class _Pass:
     def gone(self, event_id: str, record: EventRecord, *, report: bool) -> None:
         """An event missing from a full list: deleted while we were not told (a deletion
         through our API is still ours: its mark is on the record being dropped)."""
-        mine = self._write(event_id, None, own_mark(DELETED), None)
+        mine = self._write(event_id, None, own_mark(DELETED), None, record.series)
         if report and not record.cancelled:
             version = f"gone:{record.etag}"
             self._emit(

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import requests
 
+from devstack import processes
 from devstack.processes import free_port
 from devstack.stack import _answers_ok, _is_auth_emulator
 
@@ -38,9 +40,20 @@ def test_the_auth_probe_takes_only_the_auth_emulator() -> None:
     assert not _is_auth_emulator(_response(405, json.dumps(function)))
     assert not _is_auth_emulator(_response(200, "Ok\n"))
     assert not _is_auth_emulator(_response(200, "<!doctype html>"))
+    assert not _is_auth_emulator(_response(200, '{"authEmulator": null}'))
+    assert not _is_auth_emulator(_response(200, "[1, 2]"))
 
 
 def test_the_emulator_probe_wants_their_ok() -> None:
     assert _answers_ok(_response(200, "Ok\n"))
     assert not _answers_ok(_response(200, '{"ok": true}'))
     assert not _answers_ok(_response(404, "Ok\n"))
+
+
+def test_a_lowered_ephemeral_range_still_keeps_ports_below_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A host tuned to ip_local_port_range = "10000 65000": ports come from 1024-9999.
+    monkeypatch.setattr(processes, "_ephemeral_start", lambda: 10000)
+    ports = [processes.free_port() for _ in range(50)]
+    assert max(ports) < 10000 and min(ports) >= 1024
