@@ -244,10 +244,6 @@ def _updated(event: dict[str, Any]) -> datetime | None:
         return None
 
 
-def _occurred(event: dict[str, Any], now: datetime) -> datetime:
-    return _updated(event) or now
-
-
 def _title(value: Any) -> str | None:
     text = _text(value)
     return text[:_TITLE_MAX] if text is not None else None
@@ -370,7 +366,8 @@ class _Pass:
             title = self.known[series].title
         mark = own_mark(etag) if etag else None
         record_now = EventRecord(etag, False, title, start, series)
-        mine = self._write(event_id, record_now, mark, _updated(event), series)
+        updated = _updated(event)
+        mine = self._write(event_id, record_now, mark, updated, series)
         if not report:
             return
         if record is not None and record.cancelled:
@@ -383,7 +380,7 @@ class _Pass:
         else:
             change = Change.CREATED
         version = etag or f"{change.value}:{record.etag if record else ''}"
-        at = _occurred(event, self.now)
+        at = updated or self.now
         self._emit(event_id, Kind.CALENDAR_CHANGED, change, version, title, at, by_me=mine)
 
     def cancelled(self, event: dict[str, Any], event_id: str) -> None:
@@ -400,9 +397,10 @@ class _Pass:
         etag = _text(event.get("etag"))
         title = (record.title if record else None) or (parent.title if parent else None)
         record = EventRecord(etag or before.etag, True, title, None, series)
-        mine = self._write(event_id, record, own_mark(DELETED), _updated(event), series)
+        updated = _updated(event)
+        mine = self._write(event_id, record, own_mark(DELETED), updated, series)
         version = etag or f"cancelled:{before.etag}"
-        at = _occurred(event, self.now)
+        at = updated or self.now
         self._emit(
             event_id, Kind.CALENDAR_DELETED, Change.CANCELLED, version, title, at, by_me=mine
         )
